@@ -1,0 +1,375 @@
+"""A live channel: its members, their presence and assigns, and delivery to them."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from .enums import (
+    ChannelReceiver,
+    LeaveReason,
+    PresenceEventTypes,
+    ServerActions,
+    SystemEvents,
+)
+from .errors import PondError, conflict, not_found
+from .transport.base import BaseTransport, Transport
+from .types import (
+    AllExceptSender,
+    AllUsers,
+    PondAssigns,
+    PondMessage,
+    PondPresence,
+    RecipientSpec,
+    Route,
+    ToUsers,
+    User,
+)
+from .wire import Frame, encode_event, encode_frame, new_request_id
+
+if TYPE_CHECKING:
+    from .contexts.outgoing import OutgoingContext
+    from .lobby import Lobby
+
+log = logging.getLogger("pondsocket.channel")
+
+
+class Member:
+    """One user's membership of one channel."""
+
+    __slots__ = ("assigns", "joined_at", "transport", "user_id")
+
+    def __init__(self, transport: Transport, assigns: PondAssigns) -> None:
+        self.transport = transport
+        self.user_id = transport.get_id()
+        self.assigns = assigns
+        self.joined_at = time.time()
+
+    def send(self, frame: Frame) -> None:
+        deliver(self.transport, frame)
+
+
+def deliver(transport: Transport, frame: Frame) -> None:
+    """Queue ``frame`` on ``transport`` without waiting.
+
+    A :class:`BaseTransport` takes the shared bytes as they are. Any other implementation of
+    the :class:`Transport` protocol gets an :class:`Event` through ``send_event`` in a task.
+    """
+    if isinstance(transport, BaseTransport):
+        transport.send_frame(frame)
+        return
+    import asyncio
+
+    import orjson
+
+    from .types import Event
+
+    data = orjson.loads(frame.data)
+    event = Event(data["action"], data["channelName"], data["requestId"], data["event"],
+                  data["payload"])
+    asyncio.get_running_loop().create_task(transport.send_event(event))
+
+
+class Channel:
+    """One channel instance (for example ``/chat/42`` of the lobby ``/chat/:room``).
+
+    Created on the first join and closed when its last member leaves. Every operation is
+    local and synchronous underneath; the coroutine methods exist so that the API is the same
+    whether the state is local or, with a pub/sub, spread over several nodes.
+    """
+
+    def __init__(self, name: str, lobby: Lobby, route: Route) -> None:
+        self.name = name
+        self.route = route
+        self._lobby = lobby
+        self._members: dict[str, Member] = {}
+        self._presence: dict[str, PondPresence] = {}
+        self._active = True
+        self.created_at = time.time()
+        self.messages_received = 0
+        self.messages_broadcast = 0
+        self.frames_delivered = 0
+
+    # -- introspection -------------------------------------------------------------------
+
+    @property
+    def lobby(self) -> Lobby:
+        return self._lobby
+
+    @property
+    def is_active(self) -> bool:
+        return self._active
+
+    @property
+    def members(self) -> dict[str, Member]:
+        """Members by user id (read-only use)."""
+        return self._members
+
+    @property
+    def node_id(self) -> str:
+        return self._lobby.endpoint.pond.node_id
+
+    async def user_count(self) -> int:
+        return len(self._members)
+
+    async def has_user(self, user_id: str) -> bool:
+        return user_id in self._members
+
+    def user_ids(self) -> list[str]:
+        return list(self._members)
+
+    async def get_user(self, user_id: str) -> User:
+        """The member ``user_id`` (``PondError`` 404 when not a member)."""
+        member = self._members.get(user_id)
+        if member is None:
+            raise not_found(self.name, f"User {user_id} is not a member of {self.name}")
+        return self._user(member)
+
+    def _user(self, member: Member) -> User:
+        presence = self._presence.get(member.user_id)
+        return User(member.user_id, dict(member.assigns),
+                    dict(presence) if presence is not None else None)
+
+    async def get_user_assign(self, user_id: str, key: str) -> Any:
+        return (await self.get_user(user_id)).assigns.get(key)
+
+    async def update_assign(self, user_id: str, key: str, value: Any) -> None:
+        self._member(user_id).assigns[key] = value
+
+    async def update_assigns(self, user_id: str, assigns: PondAssigns) -> None:
+        self._member(user_id).assigns.update(assigns)
+
+    async def get_assigns(self) -> dict[str, PondAssigns]:
+        return {uid: dict(m.assigns) for uid, m in self._members.items()}
+
+    async def get_presence(self) -> dict[str, PondPresence]:
+        return {uid: dict(p) for uid, p in self._presence.items()}
+
+    def _member(self, user_id: str) -> Member:
+        member = self._members.get(user_id)
+        if member is None:
+            raise not_found(self.name, f"User {user_id} is not a member of {self.name}")
+        return member
+
+    # -- membership ----------------------------------------------------------------------
+
+    async def add_user(self, transport: Transport, assigns: PondAssigns | None = None) -> None:
+        """Make ``transport``'s user a member (no acknowledgement is sent)."""
+        self._admit(transport, assigns)
+
+    def _admit(self, transport: Transport, assigns: PondAssigns | None,
+               ack_request_id: str | None = None) -> Member:
+        user_id = transport.get_id()
+        if user_id in self._members:
+            raise conflict(self.name, f"User {user_id} is already a member of {self.name}")
+        member = Member(transport, {**transport.clone_assigns(), **(assigns or {})})
+        if ack_request_id is not None:
+            # The acknowledgement goes first, so nothing about the channel can overtake it.
+            member.send(encode_frame(ServerActions.SYSTEM, SystemEvents.ACKNOWLEDGE, self.name,
+                                     ack_request_id, {}))
+        self._members[user_id] = member
+        self._lobby._member_added(self, member)
+        return member
+
+    async def remove_user(self, user_id: str, reason: str = LeaveReason.EXPLICIT_LEAVE) -> bool:
+        """Remove a member: presence LEAVE to the others, then the lobby's leave handler.
+
+        Returns False when ``user_id`` was not a member. The channel closes when it empties.
+        """
+        member = self._members.pop(user_id, None)
+        if member is None:
+            return False
+        if user_id in self._presence:
+            await self._untrack(user_id)
+        self._lobby._member_removed(self, member)
+        await self._lobby._run_leave_handler(self, self._user_after_leave(member), reason)
+        if not self._members:
+            await self.close()
+        return True
+
+    def _user_after_leave(self, member: Member) -> User:
+        return User(member.user_id, dict(member.assigns), None)
+
+    async def evict_user(self, user_id: str, reason: str = "Evicted") -> bool:
+        """Send ``SYSTEM``/``EVICTED`` ``{"reason"}`` to the member, then remove it.
+
+        The connection stays open. Returns False when ``user_id`` was not a member.
+        """
+        member = self._members.get(user_id)
+        if member is None:
+            return False
+        member.send(encode_frame(ServerActions.SYSTEM, SystemEvents.EVICTED, self.name,
+                                 new_request_id(), {"reason": reason}))
+        return await self.remove_user(user_id, LeaveReason.EVICTED)
+
+    async def close(self, reason: str = "Channel closed") -> None:
+        """Close the channel: remaining members are evicted with ``reason``."""
+        if not self._active:
+            return
+        for user_id in list(self._members):
+            member = self._members.pop(user_id)
+            self._presence.pop(user_id, None)
+            member.send(encode_frame(ServerActions.SYSTEM, SystemEvents.EVICTED, self.name,
+                                     new_request_id(), {"reason": reason}))
+            self._lobby._member_removed(self, member)
+            await self._lobby._run_leave_handler(self, self._user_after_leave(member),
+                                                 LeaveReason.CHANNEL_CLOSED)
+        self._active = False
+        self._lobby._channel_closed(self)
+
+    # -- delivery ------------------------------------------------------------------------
+
+    def _recipients(self, spec: RecipientSpec) -> Iterable[Member]:
+        members = self._members
+        if isinstance(spec, AllUsers):
+            return list(members.values())
+        if isinstance(spec, AllExceptSender):
+            return [m for uid, m in members.items() if uid != spec.sender_id]
+        return [members[uid] for uid in dict.fromkeys(spec.user_ids) if uid in members]
+
+    async def _deliver(self, action: str, event_name: str, payload: PondMessage,
+                       recipients: Iterable[Member], request_id: str | None = None) -> int:
+        """Send one event to ``recipients``; returns how many frames were queued.
+
+        With no outgoing handler for the event the frame is encoded once and the same bytes
+        are queued for everyone; otherwise each recipient's handler may transform or block it.
+        """
+        request_id = request_id or new_request_id()
+        outgoing = self._lobby._outgoing_for(event_name)
+        count = 0
+        if outgoing is None:
+            frame = encode_frame(action, event_name, self.name, request_id, payload)
+            for member in recipients:
+                member.send(frame)
+                count += 1
+        else:
+            for member in recipients:
+                frame = await self._outgoing_frame(outgoing, member, action, event_name,
+                                                   payload, request_id)
+                if frame is not None:
+                    member.send(frame)
+                    count += 1
+        self.frames_delivered += count
+        return count
+
+    async def _outgoing_frame(self, outgoing: Any, member: Member, action: str, event_name: str,
+                              payload: PondMessage, request_id: str) -> Frame | None:
+        from .contexts.outgoing import OutgoingContext
+        from .types import Event
+
+        handler, middlewares, route = outgoing
+        event = Event(action, self.name, request_id, event_name, payload)
+        ctx: OutgoingContext = OutgoingContext(channel=self, event=event,
+                                               user=self._user(member),
+                                               transport=member.transport, route=route)
+        try:
+            await self._lobby._run_outgoing(ctx, handler, middlewares)
+        except Exception:
+            log.exception("outgoing handler for %r on %s failed; frame not sent to %s",
+                          event_name, self.name, member.user_id)
+            return None
+        if ctx.is_blocked():
+            return None
+        event.payload = ctx.get_payload()
+        return encode_event(event)
+
+    async def broadcast_message(self, event_name: str, payload: PondMessage,
+                                recipients: RecipientSpec, *, request_id: str | None = None
+                                ) -> int:
+        """Send a ``BROADCAST`` frame to ``recipients``; returns the number of recipients."""
+        count = await self._deliver(ServerActions.BROADCAST, event_name, payload,
+                                    self._recipients(recipients), request_id)
+        self.messages_broadcast += 1
+        self._lobby._report_broadcast(self, event_name, count)
+        return count
+
+    async def broadcast(self, event_name: str, payload: PondMessage) -> None:
+        """Send ``event_name`` to every member."""
+        await self.broadcast_message(event_name, payload, AllUsers())
+
+    async def broadcast_to(self, event_name: str, payload: PondMessage, *user_ids: str) -> None:
+        """Send ``event_name`` to the given members (ids that are not members are skipped)."""
+        await self.broadcast_message(event_name, payload, ToUsers(tuple(user_ids)))
+
+    async def broadcast_from(self, event_name: str, payload: PondMessage,
+                             exclude_user_id: str) -> None:
+        """Send ``event_name`` to every member except ``exclude_user_id``."""
+        await self.broadcast_message(event_name, payload, AllExceptSender(exclude_user_id))
+
+    async def send_system(self, event_name: str, payload: PondMessage, *, request_id: str,
+                          user_ids: list[str]) -> None:
+        """Send a ``SYSTEM`` frame to the given members."""
+        frame = encode_frame(ServerActions.SYSTEM, event_name, self.name, request_id, payload)
+        for uid in user_ids:
+            member = self._members.get(uid)
+            if member is not None:
+                member.send(frame)
+
+    async def send_acknowledge(self, request_id: str, user_id: str) -> None:
+        await self.send_system(SystemEvents.ACKNOWLEDGE, {}, request_id=request_id,
+                               user_ids=[user_id])
+
+    async def send_unauthorized(self, request_id: str, user_id: str, *, code: int,
+                                message: str) -> None:
+        await self.send_system(SystemEvents.UNAUTHORIZED, {"code": code, "message": message},
+                               request_id=request_id, user_ids=[user_id])
+
+    # -- presence ------------------------------------------------------------------------
+
+    async def track_presence(self, user_id: str, data: PondPresence) -> None:
+        """Start tracking a member's presence (409 if tracked already, 404 if no member)."""
+        self._member(user_id)
+        if user_id in self._presence:
+            raise conflict(self.name, f"Presence of {user_id} is already tracked")
+        await self._set_presence(user_id, data, PresenceEventTypes.JOIN)
+
+    async def update_presence(self, user_id: str, data: PondPresence) -> None:
+        """Replace a tracked member's presence (404 if not tracked)."""
+        if user_id not in self._presence:
+            raise not_found(self.name, f"Presence of {user_id} is not tracked")
+        await self._set_presence(user_id, data, PresenceEventTypes.UPDATE)
+
+    async def upsert_presence(self, user_id: str, data: PondPresence) -> None:
+        """Track or update a member's presence."""
+        self._member(user_id)
+        kind = PresenceEventTypes.UPDATE if user_id in self._presence else PresenceEventTypes.JOIN
+        await self._set_presence(user_id, data, kind)
+
+    async def untrack_presence(self, user_id: str) -> None:
+        """Stop tracking a member's presence (no-op when not tracked)."""
+        if user_id in self._presence:
+            await self._untrack(user_id)
+
+    async def _set_presence(self, user_id: str, data: PondPresence, kind: str) -> None:
+        if not isinstance(data, dict):
+            raise TypeError(f"presence must be a dict, got {type(data).__name__}")
+        self._presence[user_id] = dict(data)
+        await self._publish_presence(kind, dict(data))
+
+    async def _untrack(self, user_id: str) -> None:
+        last = self._presence.pop(user_id)
+        await self._publish_presence(PresenceEventTypes.LEAVE, last)
+
+    async def _publish_presence(self, kind: str, changed: PondPresence) -> None:
+        """One ``PRESENCE`` frame to every tracked member: the full list and what changed."""
+        payload = {"presence": list(self._presence.values()), "changed": changed}
+        recipients = [self._members[uid] for uid in self._presence if uid in self._members]
+        await self._deliver(ServerActions.PRESENCE, kind, payload, recipients)
+
+    # -- inbound -------------------------------------------------------------------------
+
+    async def handle_incoming_event(self, event: Any, sender_id: str) -> None:
+        """Run the lobby's handler for a client ``BROADCAST`` from member ``sender_id``."""
+        member = self._members.get(sender_id)
+        if member is None:
+            raise PondError(f"Not a member of {self.name}", 403, channel_name=self.name)
+        self.messages_received += 1
+        await self._lobby._handle_event(self, member, event)
+
+    def __repr__(self) -> str:
+        return f"<Channel {self.name} members={len(self._members)}>"
+
+
+__all__ = ["Channel", "ChannelReceiver", "Member"]

@@ -1,0 +1,314 @@
+"""An endpoint: one URL path, its connection handler, its connections and lobbies."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from .channel import deliver
+from .contexts.connection import ConnectionContext
+from .enums import ClientActions, ErrorTypes, LeaveReason, ServerActions, SystemEntity, SystemEvents
+from .errors import PondError, as_pond_error
+from .hooks import Hooks
+from .lobby import JoinHandler, JoinMiddlewareFn, Lobby
+from .middleware import run_chain
+from .patterns import compile_pattern
+from .transport.base import BaseTransport, Transport
+from .types import Event, IncomingConnection, Route
+from .wire import Frame, encode_frame, new_request_id
+
+if TYPE_CHECKING:
+    from .channel import Channel
+    from .server import PondSocket
+    from .typed import PondSchema, TypedJoinHandler, TypedLobby
+
+log = logging.getLogger("pondsocket.endpoint")
+
+ConnectionHandler = Callable[[ConnectionContext], Awaitable[None]]
+ConnectionMiddlewareFn = Callable[[ConnectionContext, Callable[[], Awaitable[None]]],
+                                  Awaitable[None]]
+
+
+class Connection:
+    """A registered connection and the channels it is in."""
+
+    __slots__ = ("channels", "opened_at", "pending_joins", "transport")
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self.channels: dict[str, Channel] = {}
+        self.pending_joins: set[str] = set()
+        self.opened_at = time.monotonic()
+
+
+class Endpoint:
+    """Accepts connections on one path and routes their frames to lobbies."""
+
+    def __init__(self, pond: PondSocket, path: str, handler: ConnectionHandler,
+                 middlewares: tuple[ConnectionMiddlewareFn, ...] = ()) -> None:
+        self.pond = pond
+        self._path = path
+        self.pattern = compile_pattern(path)
+        self._handler = handler
+        self._middlewares = list(middlewares)
+        self._lobbies: list[Lobby] = []
+        self._connections: dict[str, Connection] = {}
+        self._closed = False
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def options(self) -> Any:
+        return self.pond.options
+
+    @property
+    def hooks(self) -> Hooks | None:
+        return self.pond.options.hooks
+
+    @property
+    def _metrics(self) -> Any:
+        return self.pond.metrics
+
+    @property
+    def lobbies(self) -> list[Lobby]:
+        return list(self._lobbies)
+
+    @property
+    def connections(self) -> dict[str, Connection]:
+        """Registered connections by user id (read-only use)."""
+        return self._connections
+
+    # -- registration --------------------------------------------------------------------
+
+    def use(self, *middlewares: ConnectionMiddlewareFn) -> None:
+        """Add connection middlewares, run before the connection handler."""
+        self._middlewares.extend(middlewares)
+
+    def create_channel(self, pattern: str, handler: JoinHandler,
+                       *middlewares: JoinMiddlewareFn) -> Lobby:
+        """Register a channel pattern; ``handler`` decides every join of a matching channel."""
+        if any(lobby.path == pattern for lobby in self._lobbies):
+            raise ValueError(f"channel pattern {pattern!r} is already registered on "
+                             f"{self._path}")
+        lobby = Lobby(self, pattern, handler, middlewares)
+        self._lobbies.append(lobby)
+        return lobby
+
+    def create_typed_channel(self, schema: PondSchema[Any, Any, Any], pattern: str,
+                             handler: TypedJoinHandler[Any, Any, Any]) -> TypedLobby[Any, Any]:
+        """Like :meth:`create_channel`, with typed contexts (see :mod:`pondsocket.typed`)."""
+        from .typed import TypedJoinContext, TypedLobby
+
+        async def join(ctx: Any) -> None:
+            await handler(TypedJoinContext(ctx, schema))
+
+        return TypedLobby(self.create_channel(pattern, join), schema)
+
+    def match_lobby(self, channel_name: str) -> tuple[Lobby, Route] | None:
+        """The first lobby whose pattern matches ``channel_name``, with the match."""
+        for lobby in self._lobbies:
+            route = lobby.pattern.match(channel_name)
+            if route is not None:
+                return lobby, route
+        return None
+
+    # -- connections ---------------------------------------------------------------------
+
+    def at_capacity(self) -> bool:
+        limit = self.options.max_connections
+        return bool(limit) and len(self._connections) >= limit
+
+    async def request_connection(self, incoming: IncomingConnection, *,
+                                 user_id: str | None = None,
+                                 route: Route | None = None) -> ConnectionContext:
+        """Run the middlewares and connection handler; the returned context holds the decision.
+
+        Declines with 503 without running the handler when the endpoint is full. A handler that
+        raises a :class:`PondError` declines with its code; any other exception, or no decision
+        at all, declines with 500.
+        """
+        ctx = ConnectionContext(user_id=user_id or incoming.id, request=incoming,
+                                route=route or Route())
+        if self._closed:
+            ctx.decline(503, "Endpoint is closed")
+            return ctx
+        if self.at_capacity():
+            ctx.decline(503, "Too many connections")
+            return ctx
+        try:
+            await run_chain(self._middlewares, ctx, self._handler)
+        except Exception as exc:
+            err = as_pond_error(exc)
+            if not isinstance(exc, PondError):
+                log.exception("connection handler of %s failed", self._path)
+                self._metrics.connection_error(ctx.user_id, exc)
+            if not (ctx.is_accepted or ctx.is_declined):
+                ctx.decline(err.code, err.message)
+        if not (ctx.is_accepted or ctx.is_declined):
+            ctx.decline(500, "Connection handler did not accept or decline the connection")
+        return ctx
+
+    async def register_transport(self, transport: Transport,
+                                 context: ConnectionContext | None = None) -> None:
+        """Start serving an accepted connection: CONNECT frame, then its frames are handled.
+
+        ``context`` (from :meth:`request_connection`) supplies a pending ``reply``. Raises
+        ``PondError`` 503 when the endpoint is full and 409 when the id is taken.
+        """
+        user_id = transport.get_id()
+        if self.at_capacity():
+            raise PondError("Too many connections", 503, temporary=True)
+        if user_id in self._connections:
+            raise PondError(f"Connection {user_id} is already registered", 409)
+        if isinstance(transport, BaseTransport):
+            transport.configure(self.options)
+            self.pond._instrument(transport)
+        self._connections[user_id] = Connection(transport)
+        transport.on_message(self._on_message)
+        transport.on_close(self._on_transport_closed)
+        self._send(transport, encode_frame(ServerActions.CONNECT, SystemEvents.CONNECTION,
+                                           SystemEntity.GATEWAY, new_request_id(),
+                                           {"id": user_id, "connectionId": user_id}))
+        if context is not None and context.pending_reply is not None:
+            event_name, payload = context.pending_reply
+            self._send(transport, encode_frame(ServerActions.SYSTEM, event_name,
+                                               SystemEntity.GATEWAY, new_request_id(),
+                                               payload))
+        self._metrics.connection_opened(user_id, self._path)
+        hooks = self.hooks
+        if hooks is not None and hooks.on_connect is not None:
+            try:
+                await hooks.on_connect(transport)
+            except Exception:
+                log.exception("on_connect hook failed")
+
+    @staticmethod
+    def _send(transport: Transport, frame: Frame) -> None:
+        deliver(transport, frame)
+
+    async def close_connection(self, user_id: str) -> None:
+        """Close one connection (its channels see it leave)."""
+        connection = self._connections.get(user_id)
+        if connection is not None:
+            await connection.transport.close()
+
+    async def get_transport(self, user_id: str) -> Transport | None:
+        connection = self._connections.get(user_id)
+        return connection.transport if connection is not None else None
+
+    async def connection_count(self) -> int:
+        return len(self._connections)
+
+    async def close(self) -> None:
+        """Stop accepting connections, close every connection and channel."""
+        self._closed = True
+        for lobby in self._lobbies:
+            await lobby.close()
+        for connection in list(self._connections.values()):
+            await connection.transport.close(1001, "server shutting down")
+
+    async def _on_transport_closed(self, transport: Transport) -> None:
+        user_id = transport.get_id()
+        connection = self._connections.pop(user_id, None)
+        if connection is None:
+            return
+        for channel in list(connection.channels.values()):
+            await channel.remove_user(user_id, LeaveReason.CONNECTION_CLOSED)
+        self._metrics.connection_closed(user_id, time.monotonic() - connection.opened_at)
+        hooks = self.hooks
+        if hooks is not None and hooks.on_disconnect is not None:
+            try:
+                await hooks.on_disconnect(transport)
+            except Exception:
+                log.exception("on_disconnect hook failed")
+
+    def _membership_added(self, user_id: str, channel: Channel) -> None:
+        connection = self._connections.get(user_id)
+        if connection is not None:
+            connection.channels[channel.name] = channel
+
+    def _membership_removed(self, user_id: str, channel: Channel) -> None:
+        connection = self._connections.get(user_id)
+        if connection is not None and connection.channels.get(channel.name) is channel:
+            del connection.channels[channel.name]
+
+    # -- inbound frames ------------------------------------------------------------------
+
+    async def _on_message(self, event: Event, transport: Transport) -> None:
+        connection = self._connections.get(transport.get_id())
+        if connection is None:
+            return
+        hooks = self.hooks
+        limiter = hooks.rate_limiter if hooks is not None else None
+        if limiter is not None and not await limiter.allow(transport.get_id()):
+            self._error(transport, ErrorTypes.RATE_LIMITED, 429, "Rate limit exceeded", event,
+                        temporary=True)
+            return
+        action = event.action
+        if action == ClientActions.BROADCAST:
+            await self._broadcast(connection, event)
+        elif action == ClientActions.JOIN_CHANNEL:
+            await self._join(connection, event)
+        else:
+            await self._leave(connection, event)
+
+    async def _join(self, connection: Connection, event: Event) -> None:
+        name = event.channel_name
+        transport = connection.transport
+        if name in connection.channels or name in connection.pending_joins:
+            self._error(transport, ErrorTypes.CHANNEL_ERROR, 409, f"Already joined {name}", event)
+            return
+        found = self.match_lobby(name)
+        if found is None:
+            self._send(transport, encode_frame(
+                ServerActions.SYSTEM, SystemEvents.UNAUTHORIZED, name, event.request_id,
+                {"code": 404, "message": f"No channel matches {name}"}))
+            return
+        lobby, route = found
+        connection.pending_joins.add(name)
+        try:
+            await lobby._join(transport, event, route)
+        finally:
+            connection.pending_joins.discard(name)
+
+    async def _leave(self, connection: Connection, event: Event) -> None:
+        name = event.channel_name
+        channel = connection.channels.get(name)
+        if channel is None:
+            self._error(connection.transport, ErrorTypes.CHANNEL_ERROR, 404,
+                        f"Not a member of {name}", event)
+            return
+        await channel.remove_user(connection.transport.get_id(), LeaveReason.EXPLICIT_LEAVE)
+        self._send(connection.transport, encode_frame(
+            ServerActions.SYSTEM, SystemEvents.EXIT_ACKNOWLEDGE, name, event.request_id, {}))
+
+    async def _broadcast(self, connection: Connection, event: Event) -> None:
+        channel = connection.channels.get(event.channel_name)
+        transport = connection.transport
+        if channel is None:
+            self._error(transport, ErrorTypes.UNAUTHORIZED_BROADCAST, 403,
+                        f"Not a member of {event.channel_name}", event)
+            return
+        hooks = self.hooks
+        if hooks is not None and hooks.channel_rate_limiter is not None:
+            key = f"{channel.name}:{transport.get_id()}"
+            if not await hooks.channel_rate_limiter.allow(key):
+                self._error(transport, ErrorTypes.RATE_LIMITED, 429,
+                            f"Rate limit exceeded on {channel.name}", event, temporary=True)
+                return
+        await channel.handle_incoming_event(event, transport.get_id())
+
+    @staticmethod
+    def _error(transport: Transport, error_type: str, code: int, message: str, event: Event,
+               *, temporary: bool = False) -> None:
+        if isinstance(transport, BaseTransport):
+            transport.send_error(error_type, code, message, request_id=event.request_id,
+                                 channel_name=event.channel_name,
+                                 extra={"temporary": True} if temporary else None)
+
+    def __repr__(self) -> str:
+        return f"<Endpoint {self._path} connections={len(self._connections)}>"

@@ -1,0 +1,286 @@
+"""A lobby: one channel pattern with its handlers, and the channels that match it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from .enums import ErrorTypes, LeaveReason, SystemEvents
+from .errors import PondError, as_pond_error
+from .middleware import MiddlewareFn, run_chain
+from .patterns import Pattern, compile_pattern
+from .transport.base import Transport
+from .types import Event, MessageEvent, Route, User
+
+if TYPE_CHECKING:
+    from .channel import Channel, Member
+    from .contexts.event import EventContext
+    from .contexts.join import JoinContext
+    from .contexts.leave import LeaveContext
+    from .contexts.outgoing import OutgoingContext
+    from .endpoint import Endpoint
+
+log = logging.getLogger("pondsocket.lobby")
+
+JoinHandler = Callable[["JoinContext"], Awaitable[None]]
+EventHandler = Callable[["EventContext"], Awaitable[None]]
+OutgoingHandler = Callable[["OutgoingContext"], Awaitable[None]]
+LeaveHandler = Callable[["LeaveContext"], Awaitable[None]]
+JoinMiddlewareFn = Callable[["JoinContext", Callable[[], Awaitable[None]]], Awaitable[None]]
+EventMiddlewareFn = Callable[["EventContext", Callable[[], Awaitable[None]]], Awaitable[None]]
+OutgoingMiddlewareFn = Callable[["OutgoingContext", Callable[[], Awaitable[None]]],
+                                Awaitable[None]]
+LeaveMiddlewareFn = Callable[["LeaveContext", Callable[[], Awaitable[None]]], Awaitable[None]]
+
+_ROUTE_CACHE_LIMIT = 1024
+_NO_MATCH = object()
+
+# ERROR frame event names by status code, for errors raised by event handlers.
+_ERROR_EVENTS = {403: ErrorTypes.UNAUTHORIZED_BROADCAST, 404: ErrorTypes.HANDLER_NOT_FOUND,
+                 429: ErrorTypes.RATE_LIMITED, 500: ErrorTypes.INTERNAL_SERVER_ERROR}
+
+
+def error_type_for(code: int) -> str:
+    """The ``ERROR`` frame event name used for a handler error with status ``code``."""
+    return _ERROR_EVENTS.get(code, ErrorTypes.CHANNEL_ERROR)
+
+
+class _Routes:
+    """Event-name patterns in registration order; the first match wins. Results are cached."""
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[Pattern, Any, tuple[MiddlewareFn, ...]]] = []
+        self._cache: dict[str, Any] = {}
+
+    def add(self, pattern: str, handler: Any, middlewares: tuple[MiddlewareFn, ...]) -> None:
+        self._entries.append((compile_pattern(pattern), handler, middlewares))
+        self._cache.clear()
+
+    def __bool__(self) -> bool:
+        return bool(self._entries)
+
+    def find(self, event_name: str) -> tuple[Any, tuple[MiddlewareFn, ...], Route] | None:
+        cached = self._cache.get(event_name, _NO_MATCH)
+        if cached is not _NO_MATCH:
+            return cached
+        found = None
+        for pattern, handler, middlewares in self._entries:
+            route = pattern.match(event_name)
+            if route is not None:
+                found = (handler, middlewares, route)
+                break
+        if len(self._cache) >= _ROUTE_CACHE_LIMIT:  # event names come from clients: bound it
+            self._cache.clear()
+        self._cache[event_name] = found
+        return found
+
+
+class Lobby:
+    """All channels whose name matches one pattern, e.g. ``/chat/:room_id``."""
+
+    def __init__(self, endpoint: Endpoint, path: str, handler: JoinHandler,
+                 middlewares: tuple[JoinMiddlewareFn, ...] = ()) -> None:
+        self.endpoint = endpoint
+        self._path = path
+        self.pattern = compile_pattern(path)
+        self._join_handler = handler
+        self._join_middlewares = middlewares
+        self._events = _Routes()
+        self._outgoing = _Routes()
+        self._leave: tuple[LeaveHandler, tuple[LeaveMiddlewareFn, ...]] | None = None
+        self._channels: dict[str, Channel] = {}
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def options(self) -> Any:
+        return self.endpoint.options
+
+    # -- registration --------------------------------------------------------------------
+
+    def on_message(self, event_pattern: str, handler: EventHandler,
+                   *middlewares: EventMiddlewareFn) -> None:
+        """Handle client events whose name matches ``event_pattern`` (first match wins)."""
+        self._events.add(event_pattern, handler, middlewares)
+
+    def on_leave(self, handler: LeaveHandler, *middlewares: LeaveMiddlewareFn) -> None:
+        """Run ``handler`` after a user has left one of this lobby's channels."""
+        self._leave = (handler, middlewares)
+
+    def on_outgoing(self, event_pattern: str, handler: OutgoingHandler,
+                    *middlewares: OutgoingMiddlewareFn) -> None:
+        """Transform or block, per recipient, outgoing events matching ``event_pattern``."""
+        self._outgoing.add(event_pattern, handler, middlewares)
+
+    # -- channels ------------------------------------------------------------------------
+
+    async def has_channel(self, name: str) -> bool:
+        return name in self._channels
+
+    async def get_channel(self, name: str) -> Channel | None:
+        return self._channels.get(name)
+
+    async def get_or_create_channel(self, name: str) -> Channel:
+        return self._channel_for(name, self.pattern.match(name) or Route())
+
+    async def list_channels(self) -> list[Channel]:
+        return list(self._channels.values())
+
+    @property
+    def channels(self) -> dict[str, Channel]:
+        """Live channels by name (read-only use)."""
+        return self._channels
+
+    def _channel_for(self, name: str, route: Route) -> Channel:
+        channel = self._channels.get(name)
+        if channel is None:
+            from .channel import Channel
+
+            channel = self._channels[name] = Channel(name, self, route)
+            self.endpoint._metrics.channel_created(name)
+        return channel
+
+    def _channel_closed(self, channel: Channel) -> None:
+        if self._channels.get(channel.name) is channel:
+            del self._channels[channel.name]
+            self.endpoint._metrics.channel_destroyed(channel.name)
+
+    async def close(self) -> None:
+        """Close every channel of this lobby."""
+        for channel in list(self._channels.values()):
+            await channel.close()
+
+    # -- membership bookkeeping ----------------------------------------------------------
+
+    def _member_added(self, channel: Channel, member: Member) -> None:
+        self.endpoint._membership_added(member.user_id, channel)
+        self.endpoint._metrics.channel_joined(member.user_id, channel.name)
+
+    def _member_removed(self, channel: Channel, member: Member) -> None:
+        self.endpoint._membership_removed(member.user_id, channel)
+        self.endpoint._metrics.channel_left(member.user_id, channel.name)
+
+    def _report_broadcast(self, channel: Channel, event_name: str, count: int) -> None:
+        self.endpoint._metrics.message_broadcast(channel.name, event_name, count)
+
+    # -- join ----------------------------------------------------------------------------
+
+    async def _join(self, transport: Transport, event: Event, route: Route) -> None:
+        """Run the join handler for ``event`` and answer: ACKNOWLEDGE or UNAUTHORIZED."""
+        from .contexts.join import JoinContext
+
+        channel = self._channel_for(event.channel_name, route)
+        ctx = JoinContext(channel=channel, event=event, transport=transport, route=route)
+        hooks = self.endpoint.hooks
+        try:
+            if hooks is not None and hooks.before_join is not None:
+                await hooks.before_join(User(transport.get_id(), transport.clone_assigns()),
+                                        channel.name)
+            started = time.perf_counter()
+            await run_chain(self._join_middlewares, ctx, self._join_handler)
+            self.endpoint._metrics.handler_duration(f"join:{self._path}",
+                                                    time.perf_counter() - started)
+            if not ctx.has_responded:
+                await ctx.decline(500, "Join handler did not accept or decline the request")
+        except Exception as exc:
+            err = as_pond_error(exc)
+            if not isinstance(exc, PondError):
+                log.exception("join handler for %s failed", event.channel_name)
+                self.endpoint._metrics.error("join_handler", exc)
+            if not ctx.has_responded:
+                await ctx.decline(err.code, err.message)
+        if ctx.is_accepted:
+            if hooks is not None and hooks.after_join is not None:
+                try:
+                    await hooks.after_join(await channel.get_user(transport.get_id()),
+                                           channel.name)
+                except Exception:
+                    log.exception("after_join hook failed")
+        elif not channel.members:
+            await channel.close()
+
+    # -- events --------------------------------------------------------------------------
+
+    async def _handle_event(self, channel: Channel, member: Member, event: Event) -> None:
+        """Dispatch a client event; every failure is answered with an ERROR frame."""
+        from .contexts.event import EventContext
+
+        found = self._events.find(event.event)
+        transport = member.transport
+        if found is None:
+            self._send_error(transport, ErrorTypes.HANDLER_NOT_FOUND, 404,
+                             f"No handler for event {event.event!r} on {channel.name}", event)
+            return
+        handler, middlewares, route = found
+        ctx = EventContext(channel=channel, message=MessageEvent(event, channel._user(member)),
+                           route=route)
+        hooks = self.endpoint.hooks
+        error: BaseException | None = None
+        started = time.perf_counter()
+        try:
+            if hooks is not None and hooks.before_message is not None:
+                await hooks.before_message(event)
+            await run_chain(middlewares, ctx, handler)
+        except Exception as exc:
+            error = exc
+            err = as_pond_error(exc)
+            if not isinstance(exc, PondError):
+                log.exception("handler for %r on %s failed", event.event, channel.name)
+                self.endpoint._metrics.error("event_handler", exc)
+            self._send_error(transport, error_type_for(err.code), err.code, err.message, event,
+                             err)
+        finally:
+            self.endpoint._metrics.handler_duration(f"{self._path}:{event.event}",
+                                                    time.perf_counter() - started)
+        if hooks is not None and hooks.after_message is not None:
+            try:
+                await hooks.after_message(event, error)
+            except Exception:
+                log.exception("after_message hook failed")
+
+    @staticmethod
+    def _send_error(transport: Transport, error_type: str, code: int, message: str,
+                    event: Event, err: PondError | None = None) -> None:
+        from .transport.base import BaseTransport
+
+        if isinstance(transport, BaseTransport):
+            extra = None
+            if err is not None:
+                extra = {k: v for k, v in err.to_payload().items() if k not in ("code",
+                                                                                  "message")}
+            transport.send_error(error_type, code, message, request_id=event.request_id,
+                                 channel_name=event.channel_name, extra=extra or None)
+
+    # -- outgoing and leave --------------------------------------------------------------
+
+    def _outgoing_for(self, event_name: str) -> Any:
+        if not self._outgoing:
+            return None
+        return self._outgoing.find(event_name)
+
+    async def _run_outgoing(self, ctx: OutgoingContext, handler: OutgoingHandler,
+                            middlewares: tuple[MiddlewareFn, ...]) -> None:
+        await run_chain(middlewares, ctx, handler)
+
+    async def _run_leave_handler(self, channel: Channel, user: User, reason: str) -> None:
+        if self._leave is None:
+            return
+        from .contexts.leave import LeaveContext
+
+        handler, middlewares = self._leave
+        ctx = LeaveContext(channel=channel, user=user, reason=str(LeaveReason(reason)),
+                           route=channel.route)
+        try:
+            await run_chain(middlewares, ctx, handler)
+        except Exception:
+            log.exception("leave handler of %s failed", channel.name)
+
+    def __repr__(self) -> str:
+        return f"<Lobby {self._path} channels={len(self._channels)}>"
+
+
+__all__ = ["Lobby", "SystemEvents", "error_type_for"]

@@ -1,0 +1,44 @@
+"""Server-wide options. Every option here is enforced; none is decorative."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .enums import OverflowPolicy
+from .hooks import Hooks
+
+
+@dataclass(slots=True)
+class Options:
+    """Limits and behaviour of a :class:`~pondsocket.PondSocket`.
+
+    * ``max_message_size``: largest accepted client frame in bytes (UTF-8); a larger one is
+      answered with an ``ERROR``/``INVALID_MESSAGE`` frame, code 413, and dropped.
+    * ``max_connections``: connections per endpoint, 0 for no limit. Checked before the
+      connection handler runs; the adapter refuses the handshake with 503.
+    * ``send_channel_buffer``: frames queued per connection before ``overflow_policy`` applies.
+    * ``overflow_policy``: ``"close"`` (default: the connection is closed with code 1013 and the
+      client reconnects, nothing is lost silently) or ``"drop_oldest"`` (the oldest queued frame
+      is dropped and counted in the transport's ``dropped_frames``).
+    * ``send_timeout``: seconds one write may take; a connection that cannot take a frame for
+      that long is closed (code 1013), so a stalled peer never holds memory for ever.
+    * ``hooks``: rate limiters, metrics and lifecycle callbacks (:class:`Hooks`).
+    """
+
+    max_message_size: int = 1024 * 1024
+    max_connections: int = 0
+    send_channel_buffer: int = 256
+    overflow_policy: OverflowPolicy | str = OverflowPolicy.CLOSE
+    send_timeout: float = 10.0
+    hooks: Hooks | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.max_message_size <= 0:
+            raise ValueError("max_message_size must be positive")
+        if self.max_connections < 0:
+            raise ValueError("max_connections must be 0 (no limit) or positive")
+        if self.send_channel_buffer <= 0:
+            raise ValueError("send_channel_buffer must be positive")
+        if self.send_timeout <= 0:
+            raise ValueError("send_timeout must be positive")
+        self.overflow_policy = OverflowPolicy(self.overflow_policy)

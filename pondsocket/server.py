@@ -1,0 +1,100 @@
+"""The root object: endpoints, options and server-wide services."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from .endpoint import ConnectionHandler, ConnectionMiddlewareFn, Endpoint
+from .hooks import NoopMetrics
+from .options import Options
+from .pubsub import PubSub
+from .transport.base import BaseTransport, Transport
+from .types import Event, Route
+from .wire import Frame
+
+
+@dataclass(slots=True)
+class EndpointMatch:
+    """An endpoint whose path pattern matched a request path, and the match."""
+
+    endpoint: Endpoint
+    route: Route
+
+
+class PondSocket:
+    """Holds the endpoints of one server.
+
+    ``PondSocket`` knows nothing about HTTP: serve it with an adapter such as
+    :class:`pondsocket.asgi.PondASGIApp`, or drive it in-process with
+    :class:`~pondsocket.InMemoryTransport`.
+    """
+
+    def __init__(self, *, options: Options | None = None, pubsub: PubSub | None = None) -> None:
+        self._options = options or Options()
+        self._pubsub = pubsub
+        self._endpoints: list[Endpoint] = []
+        self.node_id = uuid.uuid4().hex
+        hooks = self._options.hooks
+        self.metrics: Any = (hooks.metrics if hooks is not None and hooks.metrics is not None
+                             else NoopMetrics())
+
+    @property
+    def options(self) -> Options:
+        return self._options
+
+    @property
+    def pubsub(self) -> PubSub | None:
+        return self._pubsub
+
+    @property
+    def endpoints(self) -> list[Endpoint]:
+        return list(self._endpoints)
+
+    def create_endpoint(self, path: str, handler: ConnectionHandler,
+                        *middlewares: ConnectionMiddlewareFn) -> Endpoint:
+        """Register an endpoint at ``path``; ``handler`` accepts or declines each connection."""
+        if any(endpoint.path == path for endpoint in self._endpoints):
+            raise ValueError(f"endpoint {path!r} is already registered")
+        endpoint = Endpoint(self, path, handler, middlewares)
+        self._endpoints.append(endpoint)
+        return endpoint
+
+    def match_endpoint(self, path: str) -> EndpointMatch | None:
+        """The first endpoint (in registration order) whose pattern matches ``path``."""
+        for endpoint in self._endpoints:
+            route = endpoint.pattern.match(path)
+            if route is not None:
+                return EndpointMatch(endpoint, route)
+        return None
+
+    async def find_transport(self, user_id: str) -> Transport | None:
+        """The transport of connection ``user_id`` on any endpoint."""
+        for endpoint in self._endpoints:
+            transport = await endpoint.get_transport(user_id)
+            if transport is not None:
+                return transport
+        return None
+
+    async def close(self) -> None:
+        """Close every endpoint (and their connections and channels), then the pub/sub."""
+        for endpoint in self._endpoints:
+            await endpoint.close()
+        if self._pubsub is not None:
+            await self._pubsub.close()
+
+    def _instrument(self, transport: BaseTransport) -> None:
+        """Wire per-frame metrics into a transport, only when metrics are configured."""
+        metrics = self.metrics
+        if isinstance(metrics, NoopMetrics):
+            return
+
+        def sent(t: BaseTransport, frame: Frame) -> None:
+            metrics.message_sent(t.id, frame.channel, frame.event, len(frame.data))
+
+        def received(t: BaseTransport, event: Event, size: int) -> None:
+            metrics.message_received(t.id, event.channel_name, event.event, size)
+
+        transport._on_frame_sent = sent
+        transport._on_frame_received = received

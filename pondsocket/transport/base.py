@@ -1,0 +1,326 @@
+"""Transports: the bridge between one client connection and the core.
+
+:class:`Transport` is the protocol the core talks to. :class:`BaseTransport` implements it for
+every real transport: a bounded outbound queue drained by one writer task (so frames reach a
+connection in the order the server produced them, and a slow peer never blocks anyone else),
+and strict parsing of inbound frames with an error frame for every bad one. A concrete
+transport only implements :meth:`BaseTransport._write` and :meth:`BaseTransport._shutdown`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from ..enums import ErrorTypes, OverflowPolicy, ServerActions, SystemEntity, TransportType
+from ..types import Event
+from ..wire import (
+    Frame,
+    WireError,
+    decode_json,
+    encode_event,
+    encode_frame,
+    is_legacy_ping,
+    new_request_id,
+    wire_to_event,
+)
+
+if TYPE_CHECKING:
+    from ..options import Options
+
+log = logging.getLogger("pondsocket.transport")
+
+OnCloseCallback = Callable[["Transport"], Awaitable[None]]
+OnMessageHandler = Callable[[Event, "Transport"], Awaitable[None]]
+
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_TRY_AGAIN_LATER = 1013
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """What the core needs from a connection."""
+
+    def get_id(self) -> str: ...
+    async def send_event(self, event: Event) -> None: ...
+    def get_assign(self, key: str) -> Any: ...
+    def set_assign(self, key: str, value: Any) -> None: ...
+    def clone_assigns(self) -> dict[str, Any]: ...
+    def is_active(self) -> bool: ...
+    async def close(self) -> None: ...
+    def on_close(self, callback: OnCloseCallback) -> None: ...
+    def on_message(self, handler: OnMessageHandler) -> None: ...
+    async def handle_messages(self) -> None: ...
+    def transport_type(self) -> TransportType: ...
+
+
+@runtime_checkable
+class PushableTransport(Transport, Protocol):
+    """A transport whose inbound frames are pushed to it (SSE POST bodies, tests)."""
+
+    async def push_message(self, data: bytes) -> None: ...
+
+
+class BaseTransport:
+    """Bounded, ordered outbound delivery and strict inbound parsing for one connection."""
+
+    kind: TransportType = TransportType.MEMORY
+
+    def __init__(self, id: str, *, assigns: dict[str, Any] | None = None,
+                 options: Options | None = None) -> None:
+        self.id = id
+        self._assigns: dict[str, Any] = dict(assigns or {})
+        self._queue: deque[Frame] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._handler: OnMessageHandler | None = None
+        self._close_callbacks: list[OnCloseCallback] = []
+        self._closing = False
+        self._closed = asyncio.Event()
+        self._close_code = CLOSE_NORMAL
+        self._close_reason = ""
+        # Metrics hook points, set by the endpoint only when metrics are configured.
+        self._on_frame_sent: Callable[[BaseTransport, Frame], None] | None = None
+        self._on_frame_received: Callable[[BaseTransport, Event, int], None] | None = None
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        self.dropped_frames = 0
+        self.frames_sent = 0
+        self.configure(options)
+
+    # -- configuration -------------------------------------------------------------------
+
+    def configure(self, options: Options | None) -> None:
+        """Apply the server's limits (called by the endpoint when the transport registers)."""
+        from ..options import Options
+
+        opts = options or Options()
+        self.max_message_size = opts.max_message_size
+        self.queue_limit = opts.send_channel_buffer
+        self.overflow_policy = OverflowPolicy(opts.overflow_policy)
+        self.send_timeout = opts.send_timeout
+
+    # -- Transport protocol --------------------------------------------------------------
+
+    def get_id(self) -> str:
+        return self.id
+
+    @property
+    def user_id(self) -> str:
+        return self.id
+
+    def get_assign(self, key: str) -> Any:
+        return self._assigns.get(key)
+
+    def set_assign(self, key: str, value: Any) -> None:
+        self._assigns[key] = value
+
+    def clone_assigns(self) -> dict[str, Any]:
+        return dict(self._assigns)
+
+    def is_active(self) -> bool:
+        return not self._closing
+
+    def transport_type(self) -> TransportType:
+        return self.kind
+
+    def on_close(self, callback: OnCloseCallback) -> None:
+        self._close_callbacks.append(callback)
+
+    def on_message(self, handler: OnMessageHandler) -> None:
+        self._handler = handler
+
+    async def handle_messages(self) -> None:
+        """Run until the connection is closed (transports that pull frames override this)."""
+        await self._closed.wait()
+
+    async def send_event(self, event: Event) -> None:
+        self.send_frame(encode_event(event))
+
+    # -- outbound ------------------------------------------------------------------------
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._queue)
+
+    @property
+    def close_code(self) -> int:
+        return self._close_code
+
+    @property
+    def close_reason(self) -> str:
+        return self._close_reason
+
+    def send_frame(self, frame: Frame) -> bool:
+        """Queue ``frame`` for this connection without waiting. False if it was not queued."""
+        if self._closing:
+            return False
+        queue = self._queue
+        if len(queue) >= self.queue_limit:
+            if self.overflow_policy is OverflowPolicy.DROP_OLDEST:
+                queue.popleft()
+                self.dropped_frames += 1
+            else:
+                self.dropped_frames += 1
+                self._begin_close(CLOSE_TRY_AGAIN_LATER, "outbound queue overflow",
+                                  flush=False)
+                return False
+        queue.append(frame)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        elif self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+        return True
+
+    def send_error(self, error_type: str, code: int, message: str, *, request_id: str = "",
+                   channel_name: str = SystemEntity.GATEWAY, extra: dict[str, Any] | None = None
+                   ) -> None:
+        """Queue an ``ERROR`` frame ``{"code", "message", ...extra}``."""
+        payload: dict[str, Any] = {"code": code, "message": message}
+        if extra:
+            payload.update(extra)
+        self.send_frame(encode_frame(ServerActions.ERROR, error_type, channel_name,
+                                     request_id or new_request_id(), payload))
+
+    async def _write_loop(self) -> None:
+        queue = self._queue
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                while queue:
+                    frame = queue.popleft()
+                    async with asyncio.timeout(self.send_timeout):
+                        await self._write(frame)
+                    self.frames_sent += 1
+                    if self._on_frame_sent is not None:
+                        self._on_frame_sent(self, frame)
+                if self._closing:
+                    break
+                if self._drain_waiters:
+                    self._wake_drain_waiters()
+                self._waiter = loop.create_future()
+                await self._waiter
+        except TimeoutError:
+            log.info("closing %s: a write took longer than %.1fs", self.id, self.send_timeout)
+            self._begin_close(CLOSE_TRY_AGAIN_LATER, "send timeout", flush=False)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the peer went away mid-write
+            log.debug("write to %s failed: %r", self.id, exc)
+            self._begin_close(CLOSE_GOING_AWAY, "write failed", flush=False)
+        finally:
+            self._writer = None
+        await self._finish_close()
+
+    async def drain(self) -> None:
+        """Wait until every frame queued so far has been written (or the connection closed)."""
+        if (not self._queue and self._writer is None) or self._closed.is_set():
+            return
+        if not self._queue and self._waiter is not None:
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._drain_waiters.append(future)
+        await future
+
+    def _wake_drain_waiters(self) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for future in waiters:
+            if not future.done():
+                future.set_result(None)
+
+    async def _write(self, frame: Frame) -> None:
+        """Deliver one frame to the peer (implemented by each concrete transport)."""
+        raise NotImplementedError
+
+    async def _shutdown(self, code: int, reason: str) -> None:
+        """Close the underlying connection (implemented by each concrete transport)."""
+
+    # -- closing -------------------------------------------------------------------------
+
+    async def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
+        """Close after the frames already queued are written (bounded by ``send_timeout``)."""
+        self._begin_close(code, reason, flush=True)
+        await self._closed.wait()
+
+    def _begin_close(self, code: int, reason: str, *, flush: bool) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self._close_code, self._close_reason = code, reason
+        if not flush:
+            self._queue.clear()
+        if self._writer is not None:
+            waiter, self._waiter = self._waiter, None
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+            if not flush:
+                self._writer.cancel()
+                asyncio.get_running_loop().create_task(self._finish_close())
+        else:
+            asyncio.get_running_loop().create_task(self._finish_close())
+
+    def connection_lost(self) -> None:
+        """Called by a transport when the peer disconnected on its own."""
+        self._begin_close(CLOSE_GOING_AWAY, "connection lost", flush=False)
+
+    async def _finish_close(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._wake_drain_waiters()
+        try:
+            await self._shutdown(self._close_code, self._close_reason)
+        except Exception as exc:
+            log.debug("shutdown of %s failed: %r", self.id, exc)
+        callbacks, self._close_callbacks = self._close_callbacks, []
+        for callback in callbacks:
+            try:
+                await callback(self)
+            except Exception:
+                log.exception("on_close callback of %s failed", self.id)
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    # -- inbound -------------------------------------------------------------------------
+
+    async def feed(self, data: str | bytes) -> None:
+        """Handle one raw client frame: check its size, parse it, dispatch it.
+
+        Every bad frame is answered with an ``ERROR``/``INVALID_MESSAGE`` frame
+        (``{"code", "message", "error"}``; 413 when too large, 400 otherwise); the connection
+        stays open.
+        """
+        if self._closing:
+            return
+        size = len(data) if isinstance(data, bytes) else len(data.encode())
+        if size > self.max_message_size:
+            self.send_error(ErrorTypes.INVALID_MESSAGE, 413,
+                            f"wireMessage: Message of {size} bytes exceeds the limit of "
+                            f"{self.max_message_size} bytes",
+                            extra={"error": "wireMessage: Message too large"})
+            return
+        try:
+            if isinstance(data, bytes):
+                try:
+                    data = data.decode()
+                except UnicodeDecodeError:
+                    raise WireError("wireMessage", "Invalid UTF-8") from None
+            raw = decode_json(data)
+            if is_legacy_ping(raw):
+                return
+            event = wire_to_event(raw)
+        except WireError as err:
+            self.send_error(ErrorTypes.INVALID_MESSAGE, 400, str(err),
+                            request_id=err.request_id or "", extra={"error": str(err)})
+            return
+        if self._on_frame_received is not None:
+            self._on_frame_received(self, event, size)
+        if self._handler is not None:
+            await self._handler(event, self)

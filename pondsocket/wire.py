@@ -1,0 +1,185 @@
+"""The wire codec: server frames out, client frames in.
+
+One JSON object per text frame with exactly five camelCase fields, in this order:
+``action, event, channelName, requestId, payload``. Outbound frames are encoded once into a
+:class:`Frame` whose bytes (and text, decoded at most once) are shared by every recipient.
+Inbound frames are validated strictly; a violation raises :class:`WireError` whose text is
+``"<path>: <reason>"``, e.g. ``"payload: Expected object"``.
+"""
+
+from __future__ import annotations
+
+import uuid as _uuid
+from typing import Any
+
+import orjson
+
+from .enums import ClientActions
+from .types import Event
+
+_CLIENT_ACTIONS = frozenset(a.value for a in ClientActions)
+_FIELDS = (("action", "action"), ("event", "event"), ("channelName", "channel_name"),
+           ("requestId", "request_id"))
+
+
+def new_request_id() -> str:
+    """A fresh random request id (a UUID4 string)."""
+    return str(_uuid.uuid4())
+
+
+uuid = new_request_id
+
+
+class WireError(ValueError):
+    """A client frame that breaks the protocol. ``str(err)`` is ``"path: reason"``."""
+
+    def __init__(self, path: str, reason: str, request_id: str | None = None) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+        self.request_id = request_id
+
+
+class Frame:
+    """An encoded server frame, shared by all its recipients.
+
+    ``data`` is the UTF-8 JSON; ``text`` is the same as ``str`` (decoded once, on first use,
+    for transports that must send text).
+    """
+
+    __slots__ = ("_text", "channel", "data", "event")
+
+    def __init__(self, data: bytes, channel: str = "", event: str = "") -> None:
+        self.data = data
+        self.channel = channel
+        self.event = event
+        self._text: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self.data.decode()
+        return self._text
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        return f"Frame({self.data!r})"
+
+
+def encode_frame(action: str, event: str, channel_name: str, request_id: str,
+                 payload: Any) -> Frame:
+    """Encode one server frame. ``payload`` must be a JSON-serialisable ``dict``."""
+    if not isinstance(payload, dict):
+        raise TypeError(f"payload must be a dict (a JSON object), got {type(payload).__name__}")
+    try:
+        data = orjson.dumps({
+            "action": action,
+            "event": event,
+            "channelName": channel_name,
+            "requestId": request_id,
+            "payload": payload,
+        })
+    except TypeError as exc:
+        raise TypeError(f"payload of event {event!r} is not JSON-serialisable: {exc}") from exc
+    return Frame(data, channel_name, event)
+
+
+def encode_event(event: Event) -> Frame:
+    """Encode an :class:`Event` as a server frame."""
+    return encode_frame(event.action, event.event, event.channel_name, event.request_id,
+                        event.payload if event.payload is not None else {})
+
+
+def event_to_wire(event: Event) -> dict[str, Any]:
+    """The wire dict of ``event`` (five fields, wire key order)."""
+    return {
+        "action": str(event.action),
+        "event": event.event,
+        "channelName": event.channel_name,
+        "requestId": event.request_id,
+        "payload": event.payload if event.payload is not None else {},
+    }
+
+
+def event_to_json(event: Event) -> str:
+    """``event`` as compact JSON text, exactly as it is sent."""
+    return encode_event(event).text
+
+
+def decode_json(data: str | bytes) -> Any:
+    """Parse JSON text; malformed input raises :class:`WireError` at path ``wireMessage``."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise WireError("wireMessage", f"Invalid JSON: {exc.msg}") from None
+
+
+def wire_to_event(data: Any) -> Event:
+    """Validate a decoded client frame and turn it into an :class:`Event`.
+
+    All five fields are required; ``action`` must be a client action, ``payload`` an object.
+    """
+    if not isinstance(data, dict):
+        raise WireError("wireMessage", "Expected object")
+    request_id = data.get("requestId")
+    rid = request_id if isinstance(request_id, str) else None
+    values: dict[str, str] = {}
+    for key, attr in _FIELDS:
+        if key not in data:
+            raise WireError(key, "Missing required field", rid)
+        value = data[key]
+        if not isinstance(value, str):
+            raise WireError(key, "Expected string", rid)
+        values[attr] = value
+    if values["action"] not in _CLIENT_ACTIONS:
+        raise WireError("action", f"Unknown action {values['action']!r}; expected one of "
+                        "JOIN_CHANNEL, LEAVE_CHANNEL, BROADCAST", rid)
+    if "payload" not in data:
+        raise WireError("payload", "Missing required field", rid)
+    payload = data["payload"]
+    if not isinstance(payload, dict):
+        raise WireError("payload", "Expected object", rid)
+    if not values["channel_name"]:
+        raise WireError("channelName", "Expected a non-empty string", rid)
+    return Event(payload=payload, **values)
+
+
+def parse_inbound_text(text: str | bytes) -> Event:
+    """Parse and validate one client frame (JSON text)."""
+    return wire_to_event(decode_json(text))
+
+
+def is_legacy_ping(data: Any) -> bool:
+    """``{"action": "ping"}``, sent by older JS clients; the server ignores it silently."""
+    return isinstance(data, dict) and data.get("action") == "ping" and len(data) == 1
+
+
+def event_to_pubsub_bytes(event: Event) -> bytes:
+    """``event`` with its routing fields, for node-to-node pub/sub."""
+    descriptor = event.recipient_descriptor
+    return orjson.dumps({
+        **event_to_wire(event),
+        "nodeId": event.node_id,
+        "recipients": list(event.recipients),
+        "recipientDescriptor": descriptor if isinstance(descriptor, str | list) else str(
+            descriptor),
+        "fromUserId": event.from_user_id,
+        "userId": event.user_id,
+    })
+
+
+def pubsub_bytes_to_event(data: bytes) -> Event | None:
+    """The inverse of :func:`event_to_pubsub_bytes`; ``None`` for malformed input."""
+    try:
+        raw = orjson.loads(data)
+        return Event(
+            action=raw["action"], channel_name=raw["channelName"], request_id=raw["requestId"],
+            event=raw["event"], payload=raw.get("payload") or {}, node_id=raw.get("nodeId", ""),
+            recipients=list(raw.get("recipients") or []),
+            recipient_descriptor=raw.get("recipientDescriptor", "ALL_USERS"),
+            from_user_id=raw.get("fromUserId", "CHANNEL"), user_id=raw.get("userId", ""),
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
