@@ -153,10 +153,13 @@ class Endpoint:
         return ctx
 
     async def register_transport(self, transport: Transport,
-                                 context: ConnectionContext | None = None) -> None:
+                                 context: ConnectionContext | None = None, *,
+                                 connection_id: str | None = None) -> None:
         """Start serving an accepted connection: CONNECT frame, then its frames are handled.
 
-        ``context`` (from :meth:`request_connection`) supplies a pending ``reply``. Raises
+        ``context`` (from :meth:`request_connection`) supplies a pending ``reply``.
+        ``connection_id`` is what the CONNECT frame announces as ``connectionId`` (default:
+        the user id; the SSE adapter passes the connection's secret token). Raises
         ``PondError`` 503 when the endpoint is full and 409 when the id is taken.
         """
         user_id = transport.get_id()
@@ -172,7 +175,8 @@ class Endpoint:
         transport.on_close(self._on_transport_closed)
         self._send(transport, encode_frame(ServerActions.CONNECT, SystemEvents.CONNECTION,
                                            SystemEntity.GATEWAY, new_request_id(),
-                                           {"id": user_id, "connectionId": user_id}))
+                                           {"id": user_id,
+                                            "connectionId": connection_id or user_id}))
         if context is not None and context.pending_reply is not None:
             event_name, payload = context.pending_reply
             self._send(transport, encode_frame(ServerActions.SYSTEM, event_name,

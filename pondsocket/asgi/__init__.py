@@ -1,0 +1,7 @@
+"""The ASGI adapter: serve a :class:`~pondsocket.PondSocket` with uvicorn or any ASGI server."""
+
+from .app import PondASGIApp
+from .sse import SSEOptions
+from .websocket import ASGIWebSocketTransport
+
+__all__ = ["ASGIWebSocketTransport", "PondASGIApp", "SSEOptions"]

@@ -1,0 +1,71 @@
+"""One ASGI application serving a :class:`~pondsocket.PondSocket`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..server import PondSocket
+from .scope import Scope, send_plain
+from .sse import (
+    SSEOptions,
+    SSERegistry,
+    serve_preflight,
+    serve_sse_command,
+    serve_sse_stream,
+    wants_event_stream,
+)
+from .websocket import serve_websocket
+
+log = logging.getLogger("pondsocket.asgi")
+
+
+class PondASGIApp:
+    """Serves WebSocket and SSE connections (and ASGI lifespan) for ``pond``.
+
+    Mount it anywhere (Starlette ``Mount("/ws", app=PondASGIApp(pond))``); endpoint paths are
+    matched relative to the mount point. Serve it with ``uvicorn module:app`` or
+    ``pondctl serve module:app``. On lifespan shutdown every connection is closed.
+    """
+
+    def __init__(self, pond: PondSocket, *, sse: SSEOptions | None = None) -> None:
+        self.pond = pond
+        self.sse_options = sse or SSEOptions()
+        self.sse_connections = SSERegistry()
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "websocket":
+            await serve_websocket(self.pond, scope, receive, send)
+        elif kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Any, send: Any) -> None:
+        method = scope["method"]
+        args = (self.pond, self.sse_connections, self.sse_options, scope, receive, send)
+        if method == "GET" and wants_event_stream(scope):
+            await serve_sse_stream(*args)
+        elif method in ("POST", "DELETE"):
+            await serve_sse_command(*args)
+        elif method == "OPTIONS":
+            await serve_preflight(self.sse_options, scope, send)
+        else:
+            await send_plain(send, 404, "PondSocket: not found (open a WebSocket, or GET "
+                                        "with Accept: text/event-stream)")
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await self.pond.close()
+                except Exception as exc:
+                    log.exception("error while closing")
+                    await send({"type": "lifespan.shutdown.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.shutdown.complete"})
+                return

@@ -1,0 +1,53 @@
+"""Reading what the core needs out of an ASGI connection scope."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+from ..types import Headers, IncomingConnection, parse_cookies
+
+Scope = dict[str, Any]
+
+
+def request_path(scope: Scope) -> str:
+    """The path relative to the app's mount point (Starlette ``Mount`` keeps the full path
+    in ``path`` and the prefix in ``root_path``; other servers strip it)."""
+    path: str = scope.get("path") or "/"
+    root = scope.get("root_path") or ""
+    if root and path.startswith(root):
+        path = path[len(root):] or "/"
+    return path
+
+
+def query_dict(scope: Scope) -> dict[str, str]:
+    """Query parameters, first value of each."""
+    query: dict[str, str] = {}
+    raw = scope.get("query_string") or b""
+    for key, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+        query.setdefault(key, value)
+    return query
+
+
+def incoming_connection(scope: Scope, connection_id: str, params: dict[str, str]
+                        ) -> IncomingConnection:
+    headers = Headers(scope.get("headers") or [])
+    client = scope.get("client")
+    address = f"{client[0]}:{client[1]}" if client else ""
+    return IncomingConnection(id=connection_id, address=address, headers=headers,
+                              cookies=parse_cookies(headers.get("cookie")),
+                              query=query_dict(scope), params=dict(params))
+
+
+async def send_plain(send: Any, status: int, message: str,
+                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """A small ``text/plain`` HTTP response."""
+    if status == 204:  # No Content: no body, no content headers
+        await send({"type": "http.response.start", "status": 204, "headers": headers or []})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    body = message.encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode()), *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,101 @@
+"""Serving one WebSocket connection over ASGI."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from ..enums import TransportType
+from ..errors import PondError
+from ..server import PondSocket
+from ..transport.base import CLOSE_TRY_AGAIN_LATER, BaseTransport
+from ..wire import Frame
+from .scope import Scope, incoming_connection, request_path
+
+log = logging.getLogger("pondsocket.asgi")
+
+# A close reason must fit in a control frame: 125 bytes minus the 2-byte code.
+MAX_CLOSE_REASON = 123
+
+
+class ASGIWebSocketTransport(BaseTransport):
+    """A :class:`~pondsocket.BaseTransport` writing to an ASGI ``websocket`` connection."""
+
+    kind = TransportType.WEBSOCKET
+
+    def __init__(self, *, id: str, send: Any, assigns: dict[str, Any] | None = None) -> None:
+        super().__init__(id, assigns=assigns)
+        self._send = send
+        self._peer_gone = False
+
+    async def _write(self, frame: Frame) -> None:
+        await self._send({"type": "websocket.send", "text": frame.text})
+
+    async def _shutdown(self, code: int, reason: str) -> None:
+        if self._peer_gone:
+            return
+        self._peer_gone = True
+        reason = reason.encode()[:MAX_CLOSE_REASON].decode(errors="ignore")
+        await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+    def peer_disconnected(self) -> None:
+        self._peer_gone = True
+        self.connection_lost()
+
+
+async def _deny(scope: Scope, send: Any, status: int, message: str) -> None:
+    """Refuse the handshake with a real HTTP status where the server supports it."""
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        body = message.encode()
+        await send({"type": "websocket.http.response.start", "status": status,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close", "code": 4000 + status if status < 1000 else status,
+                    "reason": message[:MAX_CLOSE_REASON]})
+
+
+async def serve_websocket(pond: PondSocket, scope: Scope, receive: Any, send: Any) -> None:
+    """Run the handshake, then pump frames until either side closes."""
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    match = pond.match_endpoint(request_path(scope))
+    if match is None:
+        await _deny(scope, send, 404, "PondSocket: no endpoint at this path")
+        return
+    endpoint = match.endpoint
+    connection_id = str(uuid.uuid4())
+    ctx = await endpoint.request_connection(
+        incoming_connection(scope, connection_id, match.route.params), route=match.route)
+    if not ctx.is_accepted:
+        code, reason = ctx.decline_info or (403, "Forbidden")
+        await _deny(scope, send, code, reason)
+        return
+    transport = ASGIWebSocketTransport(id=connection_id, send=send, assigns=ctx.assigns)
+    await send({"type": "websocket.accept"})
+    try:
+        await endpoint.register_transport(transport, ctx)
+    except PondError as err:  # filled up between the check and now
+        await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER,
+                    "reason": err.message[:MAX_CLOSE_REASON]})
+        return
+    try:
+        while transport.is_active():
+            message = await receive()
+            kind = message["type"]
+            if kind == "websocket.receive":
+                data = message.get("text")
+                await transport.feed(data if data is not None else message.get("bytes") or b"")
+            elif kind == "websocket.disconnect":
+                transport.peer_disconnected()
+                break
+    except OSError as exc:
+        log.debug("websocket %s failed: %r", connection_id, exc)
+        transport.peer_disconnected()
+    finally:
+        if transport.is_active():
+            transport.connection_lost()
+        await transport.wait_closed()

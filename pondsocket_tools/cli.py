@@ -1,0 +1,92 @@
+"""``pondctl``: serve, run the demo, and (soon) talk to PondSocket servers."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+from rich.panel import Panel
+
+from .serve import TargetError, load_target, uvicorn_settings
+
+console = Console(stderr=True)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pondsocket", prog_name="pondctl")
+def main() -> None:
+    """PondSocket toolkit: serve apps, run the demo, talk to servers."""
+
+
+@main.command()
+@click.argument("target")
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Interface to bind.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to bind (0 for any free port).")
+@click.option("--reload", is_flag=True, help="Restart when Python files change (development).")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def serve(target: str, host: str, port: int, reload: bool, log_level: str) -> None:
+    """Serve TARGET, a PondSocket or ASGI app given as MODULE:ATTRIBUTE.
+
+    \b
+    Examples:
+      pondctl serve app:pond               # app.py defines pond = PondSocket()
+      pondctl serve app:app --port 9000    # any ASGI app, e.g. PondASGIApp(pond)
+      pondctl serve app:pond --reload
+    """
+    import uvicorn
+
+    try:
+        app = load_target(target)
+    except TargetError as err:
+        raise click.BadParameter(str(err), param_hint="TARGET") from None
+    settings = uvicorn_settings(app, host, port, log_level)
+    if reload:
+        # uvicorn re-imports the target in a child process on every change.
+        import os
+
+        os.environ["PONDCTL_SERVE_TARGET"] = target
+        uvicorn.run("pondsocket_tools.serve:_reload_app", factory=True, reload=True,
+                    reload_dirs=["."], **settings)
+        return
+    uvicorn.run(app, **settings)
+
+
+@main.command()
+@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Interface to bind.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True,
+              type=click.IntRange(0, 65535), help="Port to bind.")
+@click.option("--log-level", default="warning", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def demo(host: str, port: int, log_level: str) -> None:
+    """Run the built-in chat demo (token auth, /chat/:room with presence).
+
+    \b
+    Then, in another terminal:
+      pondctl join /chat/lobby
+    """
+    import uvicorn
+
+    from .demo import ENDPOINT, create_app
+
+    app = create_app()
+    url = f"ws://{host}:{port}{ENDPOINT}"
+    console.print(Panel.fit(
+        f"[bold green]PondSocket demo[/] listening on [bold]{url}[/]\n\n"
+        f"Connect:   [cyan]{url}?token=demo&name=ada[/]  (moderator: token=demo-mod)\n"
+        "Channels:  [cyan]/chat/:room[/] (presence: name, status, role)\n"
+        "Events:    [cyan]message[/] {text}, [cyan]ping[/] (replies pong), "
+        "[cyan]status[/] {status}, [cyan]kick[/] {name} (moderators)\n"
+        f"SSE:       GET http://{host}:{port}{ENDPOINT}?token=demo "
+        "with Accept: text/event-stream\n\n"
+        "Press Ctrl+C to stop.", title="pondctl demo", border_style="green"))
+    uvicorn.run(app, **uvicorn_settings(app, host, port, log_level))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
