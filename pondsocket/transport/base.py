@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -87,6 +88,7 @@ class BaseTransport:
         self._on_frame_sent: Callable[[BaseTransport, Frame], None] | None = None
         self._on_frame_received: Callable[[BaseTransport, Event, int], None] | None = None
         self._drain_waiters: list[asyncio.Future[None]] = []
+        self._busy_since = 0.0  # loop time when the write in progress started, 0 when idle
         self.dropped_frames = 0
         self.frames_sent = 0
         self.configure(options)
@@ -191,24 +193,23 @@ class BaseTransport:
     async def _write_loop(self) -> None:
         queue = self._queue
         loop = asyncio.get_running_loop()
+        _watchdog(loop).watch(self)
         try:
             while True:
                 while queue:
                     frame = queue.popleft()
-                    async with asyncio.timeout(self.send_timeout):
-                        await self._write(frame)
+                    self._busy_since = loop.time()  # the watchdog enforces send_timeout
+                    await self._write(frame)
                     self.frames_sent += 1
                     if self._on_frame_sent is not None:
                         self._on_frame_sent(self, frame)
+                self._busy_since = 0.0
                 if self._closing:
                     break
                 if self._drain_waiters:
                     self._wake_drain_waiters()
                 self._waiter = loop.create_future()
                 await self._waiter
-        except TimeoutError:
-            log.info("closing %s: a write took longer than %.1fs", self.id, self.send_timeout)
-            self._begin_close(CLOSE_TRY_AGAIN_LATER, "send timeout", flush=False)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the peer went away mid-write
@@ -217,6 +218,10 @@ class BaseTransport:
         finally:
             self._writer = None
         await self._finish_close()
+
+    def _write_stalled(self) -> None:
+        log.info("closing %s: a write took longer than %.1fs", self.id, self.send_timeout)
+        self._begin_close(CLOSE_TRY_AGAIN_LATER, "send timeout", flush=False)
 
     async def drain(self) -> None:
         """Wait until every frame queued so far has been written (or the connection closed)."""
@@ -324,3 +329,48 @@ class BaseTransport:
             self._on_frame_received(self, event, size)
         if self._handler is not None:
             await self._handler(event, self)
+
+
+class _WriteWatchdog:
+    """Closes connections whose current write has not completed within their send_timeout.
+
+    One per event loop, checking a few times per timeout: far cheaper than arming a timer
+    around every single write.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._transports: weakref.WeakSet[BaseTransport] = weakref.WeakSet()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def watch(self, transport: BaseTransport) -> None:
+        self._transports.add(transport)
+        if self._timer is None:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        shortest = min((t.send_timeout for t in self._transports), default=1.0)
+        self._timer = self._loop.call_later(min(1.0, max(0.01, shortest / 4)), self._check)
+
+    def _check(self) -> None:
+        self._timer = None
+        now = self._loop.time()
+        for transport in list(self._transports):
+            if transport._closing:
+                self._transports.discard(transport)
+            elif transport._busy_since and now - transport._busy_since > transport.send_timeout:
+                self._transports.discard(transport)
+                transport._write_stalled()
+        if self._transports:
+            self._schedule()
+
+
+_watchdogs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _WriteWatchdog] = (
+    weakref.WeakKeyDictionary())
+
+
+def _watchdog(loop: asyncio.AbstractEventLoop) -> _WriteWatchdog:
+    watchdog = _watchdogs.get(loop)
+    if watchdog is None:
+        watchdog = _watchdogs[loop] = _WriteWatchdog(loop)
+    return watchdog

@@ -1,0 +1,32 @@
+"""This project under test: a relay channel served by PondASGIApp (uvicorn runs it)."""
+
+from __future__ import annotations
+
+from pondsocket import ConnectionContext, EventContext, JoinContext, PondSocket
+from pondsocket.asgi import PondASGIApp
+
+
+async def accept_all(ctx: ConnectionContext) -> None:
+    ctx.accept()
+
+
+async def join(ctx: JoinContext) -> None:
+    await ctx.accept()
+    if ctx.join_params.get("track"):
+        await ctx.track({"name": ctx.join_params.get("name", "")})
+
+
+async def relay(ctx: EventContext) -> None:
+    await ctx.broadcast(ctx.event_name, ctx.payload)
+
+
+async def echo(ctx: EventContext) -> None:
+    await ctx.reply("pong", ctx.payload)
+
+
+pond = PondSocket()
+endpoint = pond.create_endpoint("/ws", accept_all)
+lobby = endpoint.create_channel("/bench/:id", join)
+lobby.on_message("msg", relay)
+lobby.on_message("ping", echo)
+app = PondASGIApp(pond)
