@@ -53,8 +53,10 @@ def specs(include_upstream: bool) -> list[ServerSpec]:
     out = [
         ServerSpec("websockets ceiling", [sys.executable, "-m", "benchmarks.servers.ceiling",
                                           "{port}"], ROOT),
-        ServerSpec("pondsocket (this)", [sys.executable, *uvicorn,
-                                         "benchmarks.servers.pond_app:app"], ROOT),
+        ServerSpec("pondsocket ASGI+uvicorn", [sys.executable, *uvicorn,
+                                               "benchmarks.servers.pond_app:app"], ROOT),
+        ServerSpec("pondsocket wsserver", [sys.executable, "-m", "benchmarks.servers.pond_app",
+                                           "{port}"], ROOT),
     ]
     if include_upstream:
         python = ensure_upstream_venv()

@@ -30,3 +30,15 @@ lobby = endpoint.create_channel("/bench/:id", join)
 lobby.on_message("msg", relay)
 lobby.on_message("ping", echo)
 app = PondASGIApp(pond)
+
+
+if __name__ == "__main__":  # the direct websockets adapter: python -m ... PORT
+    import asyncio
+    import sys
+
+    import uvloop
+
+    from pondsocket.wsserver import serve
+
+    uvloop.install()
+    asyncio.run(serve(pond, "127.0.0.1", int(sys.argv[1])))

@@ -70,6 +70,10 @@ class BaseTransport:
     """Bounded, ordered outbound delivery and strict inbound parsing for one connection."""
 
     kind: TransportType = TransportType.MEMORY
+    #: True when :meth:`_write_now` can hand a frame to the peer without waiting.
+    sync_writes = False
+    #: False to let the writer task end whenever the queue is empty (no task per idle peer).
+    persistent_writer = True
 
     def __init__(self, id: str, *, assigns: dict[str, Any] | None = None,
                  options: Options | None = None) -> None:
@@ -82,6 +86,8 @@ class BaseTransport:
         self._close_callbacks: list[OnCloseCallback] = []
         self._closing = False
         self._closed = asyncio.Event()
+        self._done = asyncio.Event()  # set once the close callbacks have run
+        self._closer: asyncio.Task[Any] | None = None
         self._close_code = CLOSE_NORMAL
         self._close_reason = ""
         # Metrics hook points, set by the endpoint only when metrics are configured.
@@ -161,6 +167,12 @@ class BaseTransport:
         if self._closing:
             return False
         queue = self._queue
+        if (self.sync_writes and not queue and (self._writer is None or self._waiter is not None)
+                and self._write_now(frame)):
+            self.frames_sent += 1
+            if self._on_frame_sent is not None:
+                self._on_frame_sent(self, frame)
+            return True
         if len(queue) >= self.queue_limit:
             if self.overflow_policy is OverflowPolicy.DROP_OLDEST:
                 queue.popleft()
@@ -204,10 +216,12 @@ class BaseTransport:
                     if self._on_frame_sent is not None:
                         self._on_frame_sent(self, frame)
                 self._busy_since = 0.0
-                if self._closing:
-                    break
                 if self._drain_waiters:
                     self._wake_drain_waiters()
+                if self._closing:
+                    break
+                if not self.persistent_writer:
+                    return  # started again by the next frame that has to wait
                 self._waiter = loop.create_future()
                 await self._waiter
         except asyncio.CancelledError:
@@ -243,6 +257,11 @@ class BaseTransport:
         """Deliver one frame to the peer (implemented by each concrete transport)."""
         raise NotImplementedError
 
+    def _write_now(self, frame: Frame) -> bool:
+        """Write ``frame`` at once if the peer can take it without waiting (when
+        ``sync_writes``); False sends it through the queue and the writer task instead."""
+        return False
+
     async def _shutdown(self, code: int, reason: str) -> None:
         """Close the underlying connection (implemented by each concrete transport)."""
 
@@ -251,7 +270,7 @@ class BaseTransport:
     async def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
         """Close after the frames already queued are written (bounded by ``send_timeout``)."""
         self._begin_close(code, reason, flush=True)
-        await self._closed.wait()
+        await self.wait_closed()
 
     def _begin_close(self, code: int, reason: str, *, flush: bool) -> None:
         if self._closing:
@@ -264,7 +283,10 @@ class BaseTransport:
             waiter, self._waiter = self._waiter, None
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
+            # The writer itself (a timed-out or failed write) must not cancel itself: its
+            # cancellation would interrupt the close callbacks it runs on its way out.
             if not flush:
+                print("cancel", self._writer.get_name(), asyncio.current_task().get_name(), self._writer.cancel(), self._writer.cancelling())
                 self._writer.cancel()
                 asyncio.get_running_loop().create_task(self._finish_close())
         else:
@@ -278,20 +300,28 @@ class BaseTransport:
         if self._closed.is_set():
             return
         self._closed.set()
+        self._closer = asyncio.current_task()
         self._wake_drain_waiters()
         try:
-            await self._shutdown(self._close_code, self._close_reason)
-        except Exception as exc:
-            log.debug("shutdown of %s failed: %r", self.id, exc)
-        callbacks, self._close_callbacks = self._close_callbacks, []
-        for callback in callbacks:
             try:
-                await callback(self)
-            except Exception:
-                log.exception("on_close callback of %s failed", self.id)
+                await self._shutdown(self._close_code, self._close_reason)
+            except Exception as exc:
+                log.debug("shutdown of %s failed: %r", self.id, exc)
+            callbacks, self._close_callbacks = self._close_callbacks, []
+            for callback in callbacks:
+                try:
+                    await callback(self)
+                except Exception:
+                    log.exception("on_close callback of %s failed", self.id)
+        finally:
+            self._done.set()
 
     async def wait_closed(self) -> None:
+        """Wait until the connection is closed and its ``on_close`` callbacks have run
+        (the user has left its channels)."""
         await self._closed.wait()
+        if asyncio.current_task() is not self._closer:  # not from inside a close callback
+            await self._done.wait()
 
     # -- inbound -------------------------------------------------------------------------
 

@@ -1,0 +1,157 @@
+"""A direct ``websockets`` server for a :class:`~pondsocket.PondSocket`: the fastest path.
+
+The ASGI adapter (:mod:`pondsocket.asgi`) is the canonical way to serve PondSocket; this one
+skips ASGI for WebSocket-only deployments that want the last bit of fan-out speed and memory:
+a frame is written to a connection at once while the connection's write buffer is below its
+high-water mark - exactly what ``websockets.broadcast`` does - and goes through the bounded
+queue and a writer task only when the peer is slow, so an idle connection has no task of its
+own. Limits, overflow policy and send timeout are the same as everywhere (see
+:class:`~pondsocket.Options`). SSE needs HTTP streaming: serve it with the ASGI adapter.
+
+    import asyncio
+    from pondsocket.wsserver import serve
+
+    asyncio.run(serve(pond, "127.0.0.1", 8765))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, broadcast
+from websockets.asyncio.server import serve as websockets_serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from .contexts.connection import ConnectionContext
+from .endpoint import Endpoint
+from .enums import TransportType
+from .errors import PondError
+from .server import PondSocket
+from .transport.base import CLOSE_TRY_AGAIN_LATER, BaseTransport
+from .types import Headers, IncomingConnection, parse_cookies
+from .wire import Frame
+
+log = logging.getLogger("pondsocket.wsserver")
+
+# Bytes a peer may have buffered before frames wait in the bounded per-connection queue.
+WRITE_HIGH_WATER = 64 * 1024
+MAX_CLOSE_REASON = 123
+
+
+class WebSocketsTransport(BaseTransport):
+    """A transport over a ``websockets`` server connection with synchronous fast writes."""
+
+    kind = TransportType.WEBSOCKET
+    sync_writes = True
+    persistent_writer = False
+
+    def __init__(self, id: str, connection: ServerConnection,
+                 assigns: dict[str, Any] | None = None) -> None:
+        super().__init__(id, assigns=assigns)
+        self._connection = connection
+        self._peer = connection.transport
+
+    def _write_now(self, frame: Frame) -> bool:
+        if self._peer.get_write_buffer_size() > WRITE_HIGH_WATER:
+            return False
+        broadcast((self._connection,), frame.data, text=True)
+        return True
+
+    async def _write(self, frame: Frame) -> None:
+        await self._connection.send(frame.data, text=True)  # waits while the peer is slow
+
+    async def _shutdown(self, code: int, reason: str) -> None:
+        reason = reason.encode()[:MAX_CLOSE_REASON].decode(errors="ignore")
+        await self._connection.close(code, reason)
+
+
+class _Handshake:
+    """What ``process_request`` decided for one connection, kept for the handler."""
+
+    __slots__ = ("context", "endpoint")
+
+    def __init__(self, endpoint: Endpoint, context: ConnectionContext) -> None:
+        self.endpoint = endpoint
+        self.context = context
+
+
+def _incoming(connection: ServerConnection, request: Request, connection_id: str,
+              params: dict[str, str]) -> IncomingConnection:
+    from urllib.parse import parse_qsl, urlsplit
+
+    headers = Headers(request.headers.raw_items())
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(urlsplit(request.path).query, keep_blank_values=True):
+        query.setdefault(key, value)
+    host, port = (connection.remote_address or ("", 0))[:2]
+    return IncomingConnection(id=connection_id, address=f"{host}:{port}", headers=headers,
+                              cookies=parse_cookies(headers.get("cookie")), query=query,
+                              params=dict(params))
+
+
+class PondWebSocketsServer:
+    """Serves a :class:`~pondsocket.PondSocket` with the ``websockets`` library."""
+
+    def __init__(self, pond: PondSocket) -> None:
+        self.pond = pond
+        self._handshakes: dict[ServerConnection, _Handshake] = {}
+
+    async def process_request(self, connection: ServerConnection, request: Request
+                              ) -> Response | None:
+        """Authenticate before accepting: a declined handshake gets its HTTP status."""
+        match = self.pond.match_endpoint(request.path)
+        if match is None:
+            return connection.respond(404, "PondSocket: no endpoint at this path\n")
+        connection_id = str(uuid.uuid4())
+        context = await match.endpoint.request_connection(
+            _incoming(connection, request, connection_id, match.route.params),
+            route=match.route)
+        if not context.is_accepted:
+            code, message = context.decline_info or (403, "Forbidden")
+            return connection.respond(code, f"{message}\n")
+        self._handshakes[connection] = _Handshake(match.endpoint, context)
+        return None
+
+    async def handler(self, connection: ServerConnection) -> None:
+        """Serve one accepted connection until it closes."""
+        handshake = self._handshakes.pop(connection)
+        context = handshake.context
+        transport = WebSocketsTransport(context.user_id, connection, context.assigns)
+        try:
+            await handshake.endpoint.register_transport(transport, context)
+        except PondError as err:  # filled up between the handshake and now
+            await connection.close(CLOSE_TRY_AGAIN_LATER, err.message[:MAX_CLOSE_REASON])
+            return
+        try:
+            async for message in connection:
+                await transport.feed(message)
+                if transport.queue_depth * 2 >= transport.queue_limit:
+                    await transport.drain()  # the peer is slow: stop reading its requests
+        except ConnectionClosed:
+            pass
+        finally:
+            if transport.is_active():
+                transport.connection_lost()
+            await transport.wait_closed()
+
+
+async def serve(pond: PondSocket, host: str = "127.0.0.1", port: int = 8765, *,
+                ready: asyncio.Future[Server] | None = None, **kwargs: Any) -> None:
+    """Serve ``pond`` until cancelled, then close it. ``kwargs`` go to ``websockets.serve``
+    (defaults: frames up to 4x ``max_message_size``, no compression). ``ready`` receives the
+    running server (for the bound port when ``port`` is 0)."""
+    app = PondWebSocketsServer(pond)
+    kwargs.setdefault("max_size", pond.options.max_message_size * 4)
+    kwargs.setdefault("compression", None)
+    async with websockets_serve(app.handler, host, port, process_request=app.process_request,
+                                **kwargs) as server:
+        if ready is not None:
+            ready.set_result(server)
+        try:
+            await asyncio.Future()
+        finally:
+            await pond.close()
