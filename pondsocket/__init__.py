@@ -145,7 +145,8 @@ __version__ = "0.1.0"
 __all__ = [
     "AfterJoin", "AfterMessage", "AllExceptSender", "AllUsers", "BaseTransport", "BeforeJoin",
     "BeforeMessage", "Channel", "ChannelReceiver", "ClientActions", "ConnectionContext",
-    "ConnectionDecision", "ConnectionHandler", "DistributedMessageType", "ConnectionMiddlewareFn", "Endpoint",
+    "ConnectionDecision", "ConnectionHandler", "ConnectionMiddlewareFn",
+    "DistributedMessageType", "Endpoint",
     "EndpointMatch", "ErrorTypes", "Event", "EventContext", "EventHandler", "EventMiddlewareFn",
     "Frame", "Headers", "Hooks", "InMemoryTransport", "IncomingConnection", "InternalActions",
     "JoinContext", "JoinHandler", "JoinMiddlewareFn", "JoinParams", "LeaveContext",

@@ -14,7 +14,7 @@ from .enums import (
     ServerActions,
     SystemEvents,
 )
-from .errors import PondError, conflict, not_found
+from .errors import PondError, conflict, not_found, unavailable
 from .transport.base import BaseTransport, Transport
 from .types import (
     AllExceptSender,
@@ -62,14 +62,9 @@ def deliver(transport: Transport, frame: Frame) -> None:
         return
     import asyncio
 
-    import orjson
+    from .wire import frame_to_event
 
-    from .types import Event
-
-    data = orjson.loads(frame.data)
-    event = Event(data["action"], data["channelName"], data["requestId"], data["event"],
-                  data["payload"])
-    asyncio.get_running_loop().create_task(transport.send_event(event))
+    asyncio.get_running_loop().create_task(transport.send_event(frame_to_event(frame)))
 
 
 class Channel:
@@ -87,6 +82,8 @@ class Channel:
         self._members: dict[str, Member] = {}
         self._presence: dict[str, PondPresence] = {}
         self._active = True
+        # Joins whose handler is still running: an empty channel stays open for them.
+        self._pending_joins = 0
         self.created_at = time.time()
         self.messages_received = 0
         self.messages_broadcast = 0
@@ -162,6 +159,8 @@ class Channel:
     def _admit(self, transport: Transport, assigns: PondAssigns | None,
                ack_request_id: str | None = None) -> Member:
         user_id = transport.get_id()
+        if not self._active:
+            raise unavailable(self.name, f"Channel {self.name} is closed")
         if user_id in self._members:
             raise conflict(self.name, f"User {user_id} is already a member of {self.name}")
         member = Member(transport, {**transport.clone_assigns(), **(assigns or {})})
@@ -185,7 +184,7 @@ class Channel:
             await self._untrack(user_id)
         self._lobby._member_removed(self, member)
         await self._lobby._run_leave_handler(self, self._user_after_leave(member), reason)
-        if not self._members:
+        if not self._members and not self._pending_joins:
             await self.close()
         return True
 

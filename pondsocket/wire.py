@@ -12,11 +12,13 @@ from __future__ import annotations
 import uuid as _uuid
 from typing import Any
 
-import orjson
+import msgspec
 
 from .enums import ClientActions
 from .types import Event
 
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
 _CLIENT_ACTIONS = frozenset(a.value for a in ClientActions)
 _FIELDS = (("action", "action"), ("event", "event"), ("channelName", "channel_name"),
            ("requestId", "request_id"))
@@ -74,14 +76,14 @@ def encode_frame(action: str, event: str, channel_name: str, request_id: str,
     if not isinstance(payload, dict):
         raise TypeError(f"payload must be a dict (a JSON object), got {type(payload).__name__}")
     try:
-        data = orjson.dumps({
+        data = _encode({
             "action": action,
             "event": event,
             "channelName": channel_name,
             "requestId": request_id,
             "payload": payload,
         })
-    except TypeError as exc:
+    except (TypeError, msgspec.EncodeError) as exc:
         raise TypeError(f"payload of event {event!r} is not JSON-serialisable: {exc}") from exc
     return Frame(data, channel_name, event)
 
@@ -90,6 +92,27 @@ def encode_event(event: Event) -> Frame:
     """Encode an :class:`Event` as a server frame."""
     return encode_frame(event.action, event.event, event.channel_name, event.request_id,
                         event.payload if event.payload is not None else {})
+
+
+def frame_to_wire(frame: Frame) -> dict[str, Any]:
+    """The wire dict of an encoded frame."""
+    return _decode(frame.data)
+
+
+def frame_to_event(frame: Frame) -> Event:
+    """An encoded frame back as an :class:`Event` (for tests and non-byte transports)."""
+    return wire_dict_to_event(_decode(frame.data))
+
+
+def wire_dict_to_event(data: dict[str, Any]) -> Event:
+    """A decoded server frame as an :class:`Event` (no validation)."""
+    return Event(action=data["action"], channel_name=data["channelName"],
+                 request_id=data["requestId"], event=data["event"], payload=data["payload"])
+
+
+def encode_json(value: Any) -> bytes:
+    """Compact UTF-8 JSON with the project's codec."""
+    return _encode(value)
 
 
 def event_to_wire(event: Event) -> dict[str, Any]:
@@ -111,9 +134,9 @@ def event_to_json(event: Event) -> str:
 def decode_json(data: str | bytes) -> Any:
     """Parse JSON text; malformed input raises :class:`WireError` at path ``wireMessage``."""
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise WireError("wireMessage", f"Invalid JSON: {exc.msg}") from None
+        return _decode(data)
+    except msgspec.DecodeError as exc:
+        raise WireError("wireMessage", f"Invalid JSON: {exc}") from None
 
 
 def wire_to_event(data: Any) -> Event:
@@ -159,7 +182,7 @@ def is_legacy_ping(data: Any) -> bool:
 def event_to_pubsub_bytes(event: Event) -> bytes:
     """``event`` with its routing fields, for node-to-node pub/sub."""
     descriptor = event.recipient_descriptor
-    return orjson.dumps({
+    return _encode({
         **event_to_wire(event),
         "nodeId": event.node_id,
         "recipients": list(event.recipients),
@@ -173,7 +196,7 @@ def event_to_pubsub_bytes(event: Event) -> bytes:
 def pubsub_bytes_to_event(data: bytes) -> Event | None:
     """The inverse of :func:`event_to_pubsub_bytes`; ``None`` for malformed input."""
     try:
-        raw = orjson.loads(data)
+        raw = _decode(data)
         return Event(
             action=raw["action"], channel_name=raw["channelName"], request_id=raw["requestId"],
             event=raw["event"], payload=raw.get("payload") or {}, node_id=raw.get("nodeId", ""),
@@ -181,5 +204,5 @@ def pubsub_bytes_to_event(data: bytes) -> Event | None:
             recipient_descriptor=raw.get("recipientDescriptor", "ALL_USERS"),
             from_user_id=raw.get("fromUserId", "CHANNEL"), user_id=raw.get("userId", ""),
         )
-    except (orjson.JSONDecodeError, KeyError, TypeError):
+    except (msgspec.DecodeError, KeyError, TypeError):
         return None

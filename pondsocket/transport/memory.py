@@ -9,12 +9,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
-
 from ..enums import TransportType
 from ..options import Options
 from ..types import Event
-from ..wire import Frame, event_to_wire
+from ..wire import Frame, encode_json, event_to_wire, frame_to_wire, wire_dict_to_event
 from .base import BaseTransport
 
 
@@ -34,7 +32,7 @@ class InMemoryTransport(BaseTransport):
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(outbox_limit)
 
     async def _write(self, frame: Frame) -> None:
-        await self._outbox.put(orjson.loads(frame.data))
+        await self._outbox.put(frame_to_wire(frame))
 
     # -- client side ----------------------------------------------------------------------
 
@@ -45,9 +43,9 @@ class InMemoryTransport(BaseTransport):
         exercise the error paths with malformed frames).
         """
         if isinstance(event, Event):
-            data: str | bytes = orjson.dumps(event_to_wire(event))
+            data: str | bytes = encode_json(event_to_wire(event))
         elif isinstance(event, dict):
-            data = orjson.dumps(event)
+            data = encode_json(event)
         else:
             data = event
         await self.feed(data)
@@ -61,9 +59,7 @@ class InMemoryTransport(BaseTransport):
 
     async def receive_sent(self, *, wait: float | None = 1.0) -> Event:
         """The next delivered frame as an :class:`~pondsocket.Event`."""
-        data = await self.receive_json(wait=wait)
-        return Event(action=data["action"], channel_name=data["channelName"],
-                     request_id=data["requestId"], event=data["event"], payload=data["payload"])
+        return wire_dict_to_event(await self.receive_json(wait=wait))
 
     def outbox_size(self) -> int:
         """Frames delivered but not read yet."""

@@ -9,12 +9,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
-
 from ..enums import TransportType
 from ..options import Options
 from ..types import Event
-from ..wire import Frame
+from ..wire import Frame, frame_to_event
 from .base import BaseTransport
 
 
@@ -48,13 +46,11 @@ class SSEServerTransport(BaseTransport):
         frame = await self.next_frame()
         if frame is None:
             return None
-        data = orjson.loads(frame.data)
-        return Event(action=data["action"], channel_name=data["channelName"],
-                     request_id=data["requestId"], event=data["event"], payload=data["payload"])
+        return frame_to_event(frame)
 
     async def push_message(self, data: bytes | str) -> None:
         """Handle one client frame (the body of a POST)."""
         await self.feed(data)
 
     async def wait_until_closed(self) -> None:
-        await self._closed.wait()
+        await self.wait_closed()
