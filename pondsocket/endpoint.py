@@ -12,7 +12,7 @@ from .contexts.connection import ConnectionContext
 from .enums import ClientActions, ErrorTypes, LeaveReason, ServerActions, SystemEntity, SystemEvents
 from .errors import PondError, as_pond_error
 from .hooks import Hooks
-from .lobby import JoinHandler, JoinMiddlewareFn, Lobby
+from .lobby import JoinHandler, JoinMiddlewareFn, Lobby, error_type_for
 from .middleware import run_chain
 from .patterns import compile_pattern
 from .transport.base import BaseTransport, Transport
@@ -146,8 +146,7 @@ class Endpoint:
             if not isinstance(exc, PondError):
                 log.exception("connection handler of %s failed", self._path)
                 self._metrics.connection_error(ctx.user_id, exc)
-            if not (ctx.is_accepted or ctx.is_declined):
-                ctx.decline(err.code, err.message)
+            ctx._fail(err.code, err.message)
         if not (ctx.is_accepted or ctx.is_declined):
             ctx.decline(500, "Connection handler did not accept or decline the connection")
         return ctx
@@ -163,6 +162,8 @@ class Endpoint:
         ``PondError`` 503 when the endpoint is full and 409 when the id is taken.
         """
         user_id = transport.get_id()
+        if self._closed:
+            raise PondError("Endpoint is closed", 503, temporary=True)
         if self.at_capacity():
             raise PondError("Too many connections", 503, temporary=True)
         if user_id in self._connections:
@@ -230,6 +231,11 @@ class Endpoint:
             except Exception:
                 log.exception("on_disconnect hook failed")
 
+    def _serves(self, transport: Transport) -> bool:
+        """True while ``transport`` is a registered connection of this endpoint."""
+        connection = self._connections.get(transport.get_id())
+        return connection is not None and connection.transport is transport
+
     def _membership_added(self, user_id: str, channel: Channel) -> None:
         connection = self._connections.get(user_id)
         if connection is not None:
@@ -246,6 +252,17 @@ class Endpoint:
         connection = self._connections.get(transport.get_id())
         if connection is None:
             return
+        try:
+            await self._dispatch(connection, event)
+        except Exception as exc:  # a hook or collector outside any handler failed
+            err = as_pond_error(exc)
+            if not isinstance(exc, PondError):
+                log.exception("handling %s from %s failed", event.action, transport.get_id())
+                self._metrics.error("dispatch", exc)
+            self._error(transport, error_type_for(err.code), err.code, err.message, event)
+
+    async def _dispatch(self, connection: Connection, event: Event) -> None:
+        transport = connection.transport
         hooks = self.hooks
         limiter = hooks.rate_limiter if hooks is not None else None
         if limiter is not None and not await limiter.allow(transport.get_id()):

@@ -155,14 +155,16 @@ EventMiddleware = Callable[["EventContext", Callable[[], Awaitable[None]]], Awai
 
 def with_rate_limiter(hooks: Hooks, key_fn: Callable[[MessageEvent], str]) -> EventMiddleware:
     """A per-handler middleware for ``lobby.on_message(...)`` that applies
-    ``hooks.rate_limiter`` with the key ``key_fn(message)``; a refused message is answered
-    with an ``ERROR``/``RATE_LIMITED`` frame (code 429) and the handler does not run."""
+    ``hooks.rate_limiter`` with the key ``"on_message:" + key_fn(message)``; a refused message
+    is answered with an ``ERROR``/``RATE_LIMITED`` frame (code 429) and the handler does not
+    run. The prefix keeps these buckets apart from the automatic per-connection limit (keyed
+    by the user id), so the same ``Hooks`` in ``Options`` does not charge a message twice."""
     limiter = hooks.rate_limiter
     if limiter is None:
         raise ValueError("with_rate_limiter needs hooks.rate_limiter to be set")
 
     async def rate_limited(ctx: EventContext, next_: Callable[[], Awaitable[None]]) -> None:
-        if not await limiter.allow(key_fn(ctx.message)):
+        if not await limiter.allow(f"on_message:{key_fn(ctx.message)}"):
             raise too_many_requests(ctx.channel.name, "Rate limit exceeded")
         await next_()
 

@@ -176,6 +176,7 @@ class Lobby:
         channel = self._channel_for(event.channel_name, route)
         ctx = JoinContext(channel=channel, event=event, transport=transport, route=route)
         hooks = self.endpoint.hooks
+        channel._pending_joins += 1
         try:
             if hooks is not None and hooks.before_join is not None:
                 await hooks.before_join(User(transport.get_id(), transport.clone_assigns()),
@@ -193,14 +194,20 @@ class Lobby:
                 self.endpoint._metrics.error("join_handler", exc)
             if not ctx.has_responded:
                 await ctx.decline(err.code, err.message)
-        if ctx.is_accepted:
-            if hooks is not None and hooks.after_join is not None:
-                try:
-                    await hooks.after_join(await channel.get_user(transport.get_id()),
-                                           channel.name)
-                except Exception:
-                    log.exception("after_join hook failed")
-        elif not channel.members:
+        finally:
+            channel._pending_joins -= 1
+        user_id = transport.get_id()
+        if ctx.is_accepted and not self.endpoint._serves(transport):
+            # The connection closed while the handler ran: nobody else will remove it.
+            member = channel.members.get(user_id)
+            if member is not None and member.transport is transport:
+                await channel.remove_user(user_id, LeaveReason.CONNECTION_CLOSED)
+        elif ctx.is_accepted and hooks is not None and hooks.after_join is not None:
+            try:
+                await hooks.after_join(await channel.get_user(user_id), channel.name)
+            except Exception:
+                log.exception("after_join hook failed")
+        if not channel.members and not channel._pending_joins:
             await channel.close()
 
     # -- events --------------------------------------------------------------------------

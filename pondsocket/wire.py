@@ -137,6 +137,10 @@ def decode_json(data: str | bytes) -> Any:
         return _decode(data)
     except msgspec.DecodeError as exc:
         raise WireError("wireMessage", f"Invalid JSON: {exc}") from None
+    except RecursionError:  # a client must not be able to raise out of the codec
+        raise WireError("wireMessage", "Invalid JSON: nested too deeply") from None
+    except UnicodeEncodeError:  # text with lone surrogates
+        raise WireError("wireMessage", "Invalid UTF-8") from None
 
 
 def wire_to_event(data: Any) -> Event:

@@ -21,7 +21,7 @@ dumps = partial(json.dumps, separators=(",", ":"))
 async def main(port: int) -> None:
     channels: dict[str, set] = {}
 
-    async def handler(ws) -> None:  # noqa: ANN001
+    async def handler(ws) -> None:
         uid = str(uuid.uuid4())
         await ws.send(dumps({"action": "CONNECT", "event": "CONNECTION",
                                   "channelName": "GATEWAY", "requestId": uid,

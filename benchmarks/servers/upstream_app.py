@@ -3,25 +3,26 @@
 Run only in the benchmark's separate upstream virtualenv (see benchmarks/processes.py).
 """
 
-from pondsocket import PondSocket  # the upstream package, in its own venv
 from pondsocket_asgi import PondASGIApp
 
+from pondsocket import PondSocket  # the upstream package, in its own venv
 
-async def accept_all(ctx) -> None:  # noqa: ANN001
+
+async def accept_all(ctx) -> None:
     ctx.accept()
 
 
-async def join(ctx) -> None:  # noqa: ANN001
+async def join(ctx) -> None:
     await ctx.accept()
     if ctx.join_params.get("track"):
         await ctx.track({"name": ctx.join_params.get("name", "")})
 
 
-async def relay(ctx) -> None:  # noqa: ANN001
+async def relay(ctx) -> None:
     await ctx.broadcast(ctx.event_name, ctx.get_payload())
 
 
-async def echo(ctx) -> None:  # noqa: ANN001
+async def echo(ctx) -> None:
     await ctx.reply("pong", ctx.get_payload())
 
 

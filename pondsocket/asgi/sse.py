@@ -104,6 +104,9 @@ async def serve_sse_stream(pond: PondSocket, registry: SSERegistry, options: SSE
         code, message = ctx.decline_info or (403, "Forbidden")
         await send_plain(send, code, message, cors)
         return
+    if endpoint.at_capacity():  # filled up while the connection handler was running
+        await send_plain(send, 503, "Too many connections", cors)
+        return
     transport = SSEServerTransport(id=user_id, assigns=ctx.assigns)
     token = registry.add(endpoint, transport)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any
@@ -28,6 +29,7 @@ class ASGIWebSocketTransport(BaseTransport):
         super().__init__(id, assigns=assigns)
         self._send = send
         self._peer_gone = False
+        self._closing_task: asyncio.Future[None] | None = None
 
     async def _write(self, frame: Frame) -> None:
         await self._send({"type": "websocket.send", "text": frame.text})
@@ -37,11 +39,25 @@ class ASGIWebSocketTransport(BaseTransport):
             return
         self._peer_gone = True
         reason = reason.encode()[:MAX_CLOSE_REASON].decode(errors="ignore")
-        await self._send({"type": "websocket.close", "code": code, "reason": reason})
+        # A peer that stopped reading holds the close frame back (the server waits for its
+        # buffers to drain), and with it the cleanup of this connection: wait at most
+        # send_timeout, then let the close frame go out in the background.
+        closing = asyncio.ensure_future(
+            self._send({"type": "websocket.close", "code": code, "reason": reason}))
+        try:
+            await asyncio.wait_for(asyncio.shield(closing), self.send_timeout)
+        except TimeoutError:
+            self._closing_task = closing
+            closing.add_done_callback(_ignore_result)
 
     def peer_disconnected(self) -> None:
         self._peer_gone = True
         self.connection_lost()
+
+
+def _ignore_result(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()  # the peer went away before the close frame could be sent
 
 
 async def _deny(scope: Scope, send: Any, status: int, message: str) -> None:
@@ -74,6 +90,9 @@ async def serve_websocket(pond: PondSocket, scope: Scope, receive: Any, send: An
         code, reason = ctx.decline_info or (403, "Forbidden")
         await _deny(scope, send, code, reason)
         return
+    if endpoint.at_capacity():  # filled up while the connection handler was running
+        await _deny(scope, send, 503, "Too many connections")
+        return
     transport = ASGIWebSocketTransport(id=connection_id, send=send, assigns=ctx.assigns)
     await send({"type": "websocket.accept"})
     try:
@@ -89,6 +108,11 @@ async def serve_websocket(pond: PondSocket, scope: Scope, receive: Any, send: An
             if kind == "websocket.receive":
                 data = message.get("text")
                 await transport.feed(data if data is not None else message.get("bytes") or b"")
+                if transport.queue_depth * 2 >= transport.queue_limit:
+                    # Backpressure: frames the server already buffered are handled without
+                    # yielding, so a client pipelining requests would overflow its own queue
+                    # with the answers. Let them be written before reading more.
+                    await transport.drain()
             elif kind == "websocket.disconnect":
                 transport.peer_disconnected()
                 break

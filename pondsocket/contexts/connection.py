@@ -98,6 +98,14 @@ class ConnectionContext:
             self._decline = (code, str(message))
         self._decision = ConnectionDecision.DECLINED
 
+    def _fail(self, code: int, message: str) -> None:
+        """Decline because the handler failed, even after an ``accept()`` (fail closed)."""
+        if self.is_declined:
+            return
+        self._decline = (code if 400 <= code <= 599 else 500, str(message))
+        self._decision = ConnectionDecision.DECLINED
+        self._reply = None
+
     def reply(self, event_name: str, payload: PondMessage | None = None) -> ConnectionContext:
         """Accept, and send ``event_name`` with ``payload`` right after the CONNECT frame."""
         if not isinstance(payload, dict | None):

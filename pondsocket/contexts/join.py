@@ -65,9 +65,9 @@ class JoinContext(ChannelUserContext):
         """Admit the user: ``SYSTEM``/``ACKNOWLEDGE`` goes to the joiner first."""
         if self._responded:
             raise RuntimeError("this join was already answered")
-        self._responded = self._accepted = True
         self.channel._admit(self.transport, {**self._pending_assigns, **(assigns or {})},
                             ack_request_id=self.event.request_id)
+        self._responded = self._accepted = True
         return self
 
     async def decline(self, code: int = 403, message: str = "Join declined") -> None:

@@ -283,10 +283,9 @@ class BaseTransport:
             waiter, self._waiter = self._waiter, None
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
-            # The writer itself (a timed-out or failed write) must not cancel itself: its
+            # The writer itself (a failed write) must not cancel itself: its
             # cancellation would interrupt the close callbacks it runs on its way out.
-            if not flush:
-                print("cancel", self._writer.get_name(), asyncio.current_task().get_name(), self._writer.cancel(), self._writer.cancelling())
+            if not flush and self._writer is not asyncio.current_task():
                 self._writer.cancel()
                 asyncio.get_running_loop().create_task(self._finish_close())
         else:
@@ -334,7 +333,7 @@ class BaseTransport:
         """
         if self._closing:
             return
-        size = len(data) if isinstance(data, bytes) else len(data.encode())
+        size = len(data) if isinstance(data, bytes) else len(data.encode(errors="surrogatepass"))
         if size > self.max_message_size:
             self.send_error(ErrorTypes.INVALID_MESSAGE, 413,
                             f"wireMessage: Message of {size} bytes exceeds the limit of "
