@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -60,11 +61,17 @@ def deliver(transport: Transport, frame: Frame) -> None:
     if isinstance(transport, BaseTransport):
         transport.send_frame(frame)
         return
-    import asyncio
-
     from .wire import frame_to_event
 
     asyncio.get_running_loop().create_task(transport.send_event(frame_to_event(frame)))
+
+
+def _valid_presence(payload: PondMessage) -> bool:
+    """Strict clients reject a presence frame without a list ``presence`` and a dict
+    ``changed``: an outgoing handler must not be able to produce one."""
+    presence = payload.get("presence")
+    return (isinstance(presence, list) and all(isinstance(p, dict) for p in presence)
+            and isinstance(payload.get("changed"), dict))
 
 
 class Channel:
@@ -259,7 +266,9 @@ class Channel:
         from .types import Event
 
         handler, middlewares, route = outgoing
-        event = Event(action, self.name, request_id, event_name, payload)
+        # A copy per recipient: a handler that edits the payload in place must not change
+        # what the next recipient gets.
+        event = Event(action, self.name, request_id, event_name, dict(payload))
         ctx: OutgoingContext = OutgoingContext(channel=self, event=event,
                                                user=self._user(member),
                                                transport=member.transport, route=route)
@@ -272,16 +281,25 @@ class Channel:
         if ctx.is_blocked():
             return None
         event.payload = ctx.get_payload()
+        if action == ServerActions.PRESENCE and not _valid_presence(event.payload):
+            log.error("outgoing handler for %r on %s produced an invalid presence payload; "
+                      "sending the original", event_name, self.name)
+            event.payload = payload
         return encode_event(event)
 
     async def broadcast_message(self, event_name: str, payload: PondMessage,
                                 recipients: RecipientSpec, *, request_id: str | None = None
                                 ) -> int:
         """Send a ``BROADCAST`` frame to ``recipients``; returns the number of recipients."""
+        queued_before = BaseTransport.frames_queued_total
         count = await self._deliver(ServerActions.BROADCAST, event_name, payload,
                                     self._recipients(recipients), request_id)
         self.messages_broadcast += 1
         self._lobby._report_broadcast(self, event_name, count)
+        if BaseTransport.frames_queued_total != queued_before:
+            # Let the writer tasks drain: a handler broadcasting in a tight loop must not
+            # overflow every member's queue before anything is written.
+            await asyncio.sleep(0)
         return count
 
     async def broadcast(self, event_name: str, payload: PondMessage) -> None:

@@ -16,6 +16,7 @@ from .lobby import JoinHandler, JoinMiddlewareFn, Lobby, error_type_for
 from .middleware import run_chain
 from .patterns import compile_pattern
 from .transport.base import BaseTransport, Transport
+from .transport.foreign import ProtocolTransport
 from .types import Event, IncomingConnection, Route
 from .wire import Frame, encode_frame, new_request_id
 
@@ -159,8 +160,13 @@ class Endpoint:
         ``context`` (from :meth:`request_connection`) supplies a pending ``reply``.
         ``connection_id`` is what the CONNECT frame announces as ``connectionId`` (default:
         the user id; the SSE adapter passes the connection's secret token). Raises
-        ``PondError`` 503 when the endpoint is full and 409 when the id is taken.
+        ``PondError`` 503 when the endpoint is full and 409 when the id is taken. A transport
+        that implements only the :class:`Transport` protocol is wrapped in a
+        :class:`~pondsocket.transport.ProtocolTransport` (the wrapper is what
+        :meth:`get_transport` returns).
         """
+        if not isinstance(transport, BaseTransport):
+            transport = ProtocolTransport(transport)
         user_id = transport.get_id()
         if self._closed:
             raise PondError("Endpoint is closed", 503, temporary=True)
@@ -168,9 +174,11 @@ class Endpoint:
             raise PondError("Too many connections", 503, temporary=True)
         if user_id in self._connections:
             raise PondError(f"Connection {user_id} is already registered", 409)
-        if isinstance(transport, BaseTransport):
-            transport.configure(self.options)
-            self.pond._instrument(transport)
+        transport.configure(self.options)
+        self.pond._instrument(transport)
+        if context is not None:
+            for key, value in context.assigns.items():
+                transport.set_assign(key, value)
         self._connections[user_id] = Connection(transport)
         transport.on_message(self._on_message)
         transport.on_close(self._on_transport_closed)
@@ -266,8 +274,15 @@ class Endpoint:
         hooks = self.hooks
         limiter = hooks.rate_limiter if hooks is not None else None
         if limiter is not None and not await limiter.allow(transport.get_id()):
-            self._error(transport, ErrorTypes.RATE_LIMITED, 429, "Rate limit exceeded", event,
-                        temporary=True)
+            if event.action == ClientActions.JOIN_CHANNEL:
+                # A refused join must end the client's JOINING state: every client declines
+                # on SYSTEM/UNAUTHORIZED, while some ignore ERROR frames.
+                self._send(transport, encode_frame(
+                    ServerActions.SYSTEM, SystemEvents.UNAUTHORIZED, event.channel_name,
+                    event.request_id, {"code": 429, "message": "Rate limit exceeded"}))
+            else:
+                self._error(transport, ErrorTypes.RATE_LIMITED, 429, "Rate limit exceeded",
+                            event, temporary=True)
             return
         action = event.action
         if action == ClientActions.BROADCAST:

@@ -100,7 +100,9 @@ class TokenBucketRateLimiter:
 
 @runtime_checkable
 class MetricsCollector(Protocol):
-    """Receives counters and timings. Every method is called by the framework."""
+    """Receives counters and timings. Every method is called by the framework;
+    ``queue_depth("connection:<id>", n)`` when a connection's backlog reaches 8, 16, 32, ...
+    frames."""
 
     def connection_opened(self, conn_id: str, endpoint: str) -> None: ...
     def connection_closed(self, conn_id: str, duration_seconds: float) -> None: ...

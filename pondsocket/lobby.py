@@ -38,7 +38,7 @@ _ROUTE_CACHE_LIMIT = 1024
 _NO_MATCH = object()
 
 # ERROR frame event names by status code, for errors raised by event handlers.
-_ERROR_EVENTS = {403: ErrorTypes.UNAUTHORIZED_BROADCAST, 404: ErrorTypes.HANDLER_NOT_FOUND,
+_ERROR_EVENTS = {403: ErrorTypes.UNAUTHORIZED_BROADCAST,
                  429: ErrorTypes.RATE_LIMITED, 500: ErrorTypes.INTERNAL_SERVER_ERROR}
 
 
@@ -182,9 +182,11 @@ class Lobby:
                 await hooks.before_join(User(transport.get_id(), transport.clone_assigns()),
                                         channel.name)
             started = time.perf_counter()
-            await run_chain(self._join_middlewares, ctx, self._join_handler)
-            self.endpoint._metrics.handler_duration(f"join:{self._path}",
-                                                    time.perf_counter() - started)
+            try:
+                await run_chain(self._join_middlewares, ctx, self._join_handler)
+            finally:
+                self.endpoint._metrics.handler_duration(f"join:{self._path}",
+                                                        time.perf_counter() - started)
             if not ctx.has_responded:
                 await ctx.decline(500, "Join handler did not accept or decline the request")
         except Exception as exc:

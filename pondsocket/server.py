@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,8 @@ from .pubsub import PubSub
 from .transport.base import BaseTransport, Transport
 from .types import Event, Route
 from .wire import Frame
+
+log = logging.getLogger("pondsocket.metrics")
 
 
 @dataclass(slots=True)
@@ -85,16 +88,30 @@ class PondSocket:
             await self._pubsub.close()
 
     def _instrument(self, transport: BaseTransport) -> None:
-        """Wire per-frame metrics into a transport, only when metrics are configured."""
+        """Wire per-frame metrics into a transport, only when metrics are configured.
+
+        A collector that raises is logged and never breaks the connection.
+        """
         metrics = self.metrics
         if isinstance(metrics, NoopMetrics):
             return
 
         def sent(t: BaseTransport, frame: Frame) -> None:
-            metrics.message_sent(t.id, frame.channel, frame.event, len(frame.data))
+            _safely(metrics.message_sent, t.id, frame.channel, frame.event, len(frame.data))
 
         def received(t: BaseTransport, event: Event, size: int) -> None:
-            metrics.message_received(t.id, event.channel_name, event.event, size)
+            _safely(metrics.message_received, t.id, event.channel_name, event.event, size)
+
+        def backlog(t: BaseTransport, depth: int) -> None:
+            _safely(metrics.queue_depth, f"connection:{t.id}", depth)
 
         transport._on_frame_sent = sent
         transport._on_frame_received = received
+        transport._on_backlog = backlog
+
+
+def _safely(call: Any, *args: Any) -> None:
+    try:
+        call(*args)
+    except Exception:
+        log.exception("metrics collector failed in %s", getattr(call, "__name__", call))

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
+from .errors import PondError
 from .types import PondObject
 
 if TYPE_CHECKING:
@@ -83,15 +84,22 @@ def to_pond_object(value: object | None) -> PondObject:
 
 
 def from_pond_object(value: Any, target_type: type[Any] | None = None) -> Any:
-    """Build ``target_type`` from a JSON object (returned as is without a target type)."""
+    """Build ``target_type`` from a JSON object (returned as is without a target type).
+
+    A value that does not fit raises :class:`~pondsocket.PondError` 400, so a client that
+    sends a malformed payload gets a 400 error frame, not a 500.
+    """
     if target_type is None or not isinstance(value, Mapping):
         return value
-    validate = getattr(target_type, "model_validate", None)
-    if callable(validate):
-        return validate(value)
-    if dataclasses.is_dataclass(target_type):
-        names = {f.name for f in dataclasses.fields(target_type)}
-        return target_type(**{k: v for k, v in value.items() if k in names})
+    try:
+        validate = getattr(target_type, "model_validate", None)
+        if callable(validate):
+            return validate(value)
+        if dataclasses.is_dataclass(target_type):
+            names = {f.name for f in dataclasses.fields(target_type)}
+            return target_type(**{k: v for k, v in value.items() if k in names})
+    except (TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        raise PondError(f"Invalid {target_type.__name__}: {exc}", 400) from exc
     return value  # dict, TypedDict, Mapping: already the right shape
 
 

@@ -9,6 +9,7 @@ Inbound frames are validated strictly; a violation raises :class:`WireError` who
 
 from __future__ import annotations
 
+import re
 import uuid as _uuid
 from typing import Any
 
@@ -171,6 +172,26 @@ def wire_to_event(data: Any) -> Event:
     if not values["channel_name"]:
         raise WireError("channelName", "Expected a non-empty string", rid)
     return Event(payload=payload, **values)
+
+
+_SNIFF_WINDOW = 4096
+_SNIFF = {key: re.compile(rf'"{key}"\s*:\s*"((?:[^"\\]|\\.){{0,256}})"'.encode())
+          for key in ("requestId", "channelName")}
+
+
+def sniff_envelope(data: str | bytes) -> tuple[str, str]:
+    """Best effort ``(requestId, channelName)`` of a frame too large to parse: both are
+    looked for in its first and last 4 KB ("" when not found)."""
+    raw = data if isinstance(data, bytes) else data.encode(errors="surrogatepass")
+    window = raw[:_SNIFF_WINDOW] + b"\n" + raw[-_SNIFF_WINDOW:]
+    found = []
+    for pattern in _SNIFF.values():
+        match = pattern.search(window)
+        try:
+            found.append(_decode(b'"' + match.group(1) + b'"') if match else "")
+        except msgspec.DecodeError:
+            found.append("")
+    return found[0], found[1]
 
 
 def parse_inbound_text(text: str | bytes) -> Event:

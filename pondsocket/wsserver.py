@@ -105,14 +105,14 @@ class PondWebSocketsServer:
         """Authenticate before accepting: a declined handshake gets its HTTP status."""
         match = self.pond.match_endpoint(request.path)
         if match is None:
-            return connection.respond(404, "PondSocket: no endpoint at this path\n")
+            return connection.respond(404, "PondSocket: no endpoint at this path")
         connection_id = str(uuid.uuid4())
         context = await match.endpoint.request_connection(
             _incoming(connection, request, connection_id, match.route.params),
             route=match.route)
         if not context.is_accepted:
             code, message = context.decline_info or (403, "Forbidden")
-            return connection.respond(code, f"{message}\n")
+            return connection.respond(code, message)
         self._handshakes[connection] = _Handshake(match.endpoint, context)
         return None
 

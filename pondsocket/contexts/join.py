@@ -42,7 +42,11 @@ class JoinContext(ChannelUserContext):
 
     @property
     def user(self) -> User:
-        """The joining user, with its connection assigns (and pending channel assigns)."""
+        """The joining user: its channel assigns and presence once accepted; before that,
+        its connection assigns with the assigns set so far."""
+        member = self.channel.members.get(self.user_id) if self._accepted else None
+        if member is not None:
+            return self.channel._user(member)
         return User(self.user_id, {**self.transport.clone_assigns(), **self._pending_assigns})
 
     @property
@@ -74,8 +78,8 @@ class JoinContext(ChannelUserContext):
         """Refuse: ``SYSTEM``/``UNAUTHORIZED`` ``{"code", "message"}`` goes to the joiner."""
         if self._responded:
             raise RuntimeError("this join was already answered")
-        if not isinstance(code, int) or not 100 <= code <= 599:
-            raise ValueError(f"decline code must be an HTTP status 100-599, got {code!r}")
+        if not isinstance(code, int) or not 400 <= code <= 599:
+            raise ValueError(f"decline code must be an HTTP error status 400-599, got {code!r}")
         self._responded = True
         from ..channel import deliver
 

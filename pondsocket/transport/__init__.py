@@ -10,11 +10,13 @@ from .base import (
     PushableTransport,
     Transport,
 )
+from .foreign import ProtocolTransport
 from .memory import InMemoryTransport
 from .sse import SSEServerTransport
 
 __all__ = [
     "CLOSE_GOING_AWAY", "CLOSE_NORMAL", "CLOSE_TRY_AGAIN_LATER", "BaseTransport",
-    "InMemoryTransport", "OnCloseCallback", "OnMessageHandler", "PushableTransport",
+    "InMemoryTransport", "OnCloseCallback", "OnMessageHandler", "ProtocolTransport",
+    "PushableTransport",
     "SSEServerTransport", "Transport",
 ]

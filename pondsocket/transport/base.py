@@ -26,6 +26,7 @@ from ..wire import (
     encode_frame,
     is_legacy_ping,
     new_request_id,
+    sniff_envelope,
     wire_to_event,
 )
 
@@ -74,6 +75,9 @@ class BaseTransport:
     sync_writes = False
     #: False to let the writer task end whenever the queue is empty (no task per idle peer).
     persistent_writer = True
+    #: Frames that went through a queue, all transports together: a broadcast that queued
+    #: any yields once so that writers drain between broadcasts of a tight loop.
+    frames_queued_total = 0
 
     def __init__(self, id: str, *, assigns: dict[str, Any] | None = None,
                  options: Options | None = None) -> None:
@@ -93,8 +97,10 @@ class BaseTransport:
         # Metrics hook points, set by the endpoint only when metrics are configured.
         self._on_frame_sent: Callable[[BaseTransport, Frame], None] | None = None
         self._on_frame_received: Callable[[BaseTransport, Event, int], None] | None = None
+        self._on_backlog: Callable[[BaseTransport, int], None] | None = None
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._busy_since = 0.0  # loop time when the write in progress started, 0 when idle
+        self._flush_on_close = True  # False when the peer is gone: nothing more to deliver
         self.dropped_frames = 0
         self.frames_sent = 0
         self.configure(options)
@@ -183,6 +189,10 @@ class BaseTransport:
                                   flush=False)
                 return False
         queue.append(frame)
+        BaseTransport.frames_queued_total += 1
+        depth = len(queue)
+        if self._on_backlog is not None and depth >= 8 and depth & (depth - 1) == 0:
+            self._on_backlog(self, depth)  # reported at 8, 16, 32, ... queued frames
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -276,6 +286,7 @@ class BaseTransport:
         if self._closing:
             return
         self._closing = True
+        self._flush_on_close = flush
         self._close_code, self._close_reason = code, reason
         if not flush:
             self._queue.clear()
@@ -333,11 +344,21 @@ class BaseTransport:
         """
         if self._closing:
             return
-        size = len(data) if isinstance(data, bytes) else len(data.encode(errors="surrogatepass"))
-        if size > self.max_message_size:
+        limit = self.max_message_size
+        if isinstance(data, bytes):
+            size = len(data)
+        elif len(data) * 4 <= limit and self._on_frame_received is None:
+            size = len(data)  # UTF-8 needs at most 4 bytes a character: within the limit
+        else:
+            size = len(data.encode(errors="surrogatepass"))
+        if size > limit:
+            # Answer on the sender's channel with its requestId when they can be found, so
+            # that the client can tie the error to the message it sent.
+            request_id, channel_name = sniff_envelope(data)
             self.send_error(ErrorTypes.INVALID_MESSAGE, 413,
                             f"wireMessage: Message of {size} bytes exceeds the limit of "
-                            f"{self.max_message_size} bytes",
+                            f"{limit} bytes", request_id=request_id,
+                            channel_name=channel_name or SystemEntity.GATEWAY,
                             extra={"error": "wireMessage: Message too large"})
             return
         try:

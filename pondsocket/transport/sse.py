@@ -31,7 +31,14 @@ class SSEServerTransport(BaseTransport):
         await self._handoff.put(frame)
 
     async def _shutdown(self, code: int, reason: str) -> None:
-        while not self._handoff.empty():  # make room for the end-of-stream marker
+        if self._flush_on_close:  # a server-side close: let the stream take the last frame
+            try:
+                async with asyncio.timeout(self.send_timeout):
+                    await self._handoff.put(None)
+                return
+            except TimeoutError:
+                pass
+        while not self._handoff.empty():  # the peer is gone: make room for the end marker
             self._handoff.get_nowait()
         self._handoff.put_nowait(None)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import connect, event_msg, frames, join
 
 from pondsocket import ConnectionContext, EventContext, JoinContext
+from tests.core.helpers import connect, event_msg, frames, join
 
 
 def dumps(value) -> bytes:

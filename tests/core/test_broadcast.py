@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import accept_join, connect, event_msg, frames, join, only
 
 from pondsocket import EventContext
+from tests.core.helpers import accept_join, connect, event_msg, frames, join, only
 
 
 @pytest.fixture

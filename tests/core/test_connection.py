@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import accept_connection, connect, frames
 
 from pondsocket import (
     ConnectionContext,
@@ -15,6 +14,7 @@ from pondsocket import (
     PondError,
     unauthorized,
 )
+from tests.core.helpers import accept_connection, connect, frames
 
 
 def incoming(uid: str = "u1", **kwargs) -> IncomingConnection:

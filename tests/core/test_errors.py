@@ -3,16 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import (
-    accept_connection,
-    accept_join,
-    connect,
-    event_msg,
-    frames,
-    join,
-    join_msg,
-    only,
-)
 
 from pondsocket import (
     EventContext,
@@ -30,6 +20,16 @@ from pondsocket import (
     too_many_requests,
     unauthorized,
     unavailable,
+)
+from tests.core.helpers import (
+    accept_connection,
+    accept_join,
+    connect,
+    event_msg,
+    frames,
+    join,
+    join_msg,
+    only,
 )
 
 
@@ -67,7 +67,7 @@ async def test_unknown_event_is_handler_not_found_404(alice):
 @pytest.mark.parametrize(("code", "event"), [
     (400, "CHANNEL_ERROR"),
     (403, "UNAUTHORIZED_BROADCAST"),
-    (404, "HANDLER_NOT_FOUND"),
+    (404, "CHANNEL_ERROR"),  # HANDLER_NOT_FOUND means: no handler at all
     (409, "CHANNEL_ERROR"),
     (429, "RATE_LIMITED"),
     (500, "INTERNAL_SERVER_ERROR"),

@@ -3,16 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import (
-    RecordingMetrics,
-    accept_and_track,
-    connect,
-    event_msg,
-    frames,
-    join,
-    join_msg,
-    only,
-)
 
 from pondsocket import (
     ConnectionContext,
@@ -25,6 +15,16 @@ from pondsocket import (
     PondError,
     forbidden,
     with_metrics,
+)
+from tests.core.helpers import (
+    RecordingMetrics,
+    accept_and_track,
+    connect,
+    event_msg,
+    frames,
+    join,
+    join_msg,
+    only,
 )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import (
+
+from pondsocket import JoinContext, PondError, forbidden
+from tests.core.helpers import (
     accept_and_track,
     accept_join,
     connect,
@@ -16,8 +18,6 @@ from conftest import (
     leave_msg,
     only,
 )
-
-from pondsocket import JoinContext, PondError, forbidden
 
 
 async def test_join_accepted_is_acknowledged_with_the_join_request_id(endpoint):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import (
+
+from pondsocket import EventContext, JoinContext, LeaveContext
+from tests.core.helpers import (
     accept_and_track,
     connect,
     event_msg,
@@ -13,8 +15,6 @@ from conftest import (
     leave_msg,
     only,
 )
-
-from pondsocket import EventContext, JoinContext, LeaveContext
 
 
 @pytest.fixture

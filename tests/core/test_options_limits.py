@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import accept_connection, accept_join, connect, frames, join
 
 from pondsocket import (
     Hooks,
@@ -15,6 +14,7 @@ from pondsocket import (
     Options,
     OverflowPolicy,
 )
+from tests.core.helpers import accept_connection, accept_join, connect, frames, join
 
 
 async def setup(make_pond, options: Options, on_leave=None):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import connect, event_msg, frames, join, only
 
 from pondsocket import BaseTransport, EventContext, JoinContext, OutgoingContext
+from tests.core.helpers import connect, event_msg, frames, join, only
 
 
 def dumps(value) -> bytes:

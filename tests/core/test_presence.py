@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import connect, event_msg, frames, join, leave_msg, only
 
 from pondsocket import EventContext, JoinContext, PondError, PresenceClient
+from tests.core.helpers import connect, event_msg, frames, join, leave_msg, only
 
 
 @pytest.fixture

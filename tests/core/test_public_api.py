@@ -7,10 +7,10 @@ import inspect
 import textwrap
 
 import pytest
-from conftest import event_msg, frames, join_msg
 
 import pondsocket
 from pondsocket import IncomingConnection, InMemoryTransport
+from tests.core.helpers import event_msg, frames, join_msg
 
 UPSTREAM_NAMES = [
     "PondSocket", "Endpoint", "Lobby", "Channel", "Options", "EndpointMatch", "Event", "User",

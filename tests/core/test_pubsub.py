@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import let_ready_tasks_run
 
 from pondsocket import (
     LocalPubSub,
@@ -18,6 +17,7 @@ from pondsocket import (
     format_topic,
     match_topic,
 )
+from tests.core.helpers import let_ready_tasks_run
 
 
 class Inbox:

@@ -3,16 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import (
-    RecordingMetrics,
-    accept_connection,
-    accept_join,
-    connect,
-    event_msg,
-    frames,
-    join,
-    only,
-)
 
 from pondsocket import (
     EventContext,
@@ -22,6 +12,16 @@ from pondsocket import (
     TokenBucketRateLimiter,
     with_metrics,
     with_rate_limiter,
+)
+from tests.core.helpers import (
+    RecordingMetrics,
+    accept_connection,
+    accept_join,
+    connect,
+    event_msg,
+    frames,
+    join,
+    only,
 )
 
 

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import pytest
-from conftest import accept_join, connect, event_msg, frames, join, join_msg, only
 
 from pondsocket import (
     Event,
@@ -20,6 +19,7 @@ from pondsocket import (
     Transport,
     TransportType,
 )
+from tests.core.helpers import accept_join, connect, event_msg, frames, join, join_msg, only
 
 
 def dumps(value) -> bytes:

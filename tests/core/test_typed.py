@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import TypedDict
 
 import pytest
-from conftest import connect, event_msg, frames, join, join_msg, only
 
 from pondsocket import (
     PondEvent,
@@ -19,6 +18,7 @@ from pondsocket import (
     to_pond_object,
     typed_lobby,
 )
+from tests.core.helpers import connect, event_msg, frames, join, join_msg, only
 
 
 @dataclass

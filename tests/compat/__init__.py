@@ -1,0 +1,1 @@
+"""Wire-compatibility tests: the real upstream JS and Python clients against our server."""
