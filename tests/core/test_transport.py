@@ -149,6 +149,14 @@ async def test_invalid_frames_never_close_the_connection(alice):
     assert alice.is_active()
 
 
+def test_oversize_frame_without_envelope_has_no_sniffed_envelope():
+    """A frame with no recognisable envelope is answered on GATEWAY with a fresh requestId."""
+    from pondsocket.wire import sniff_envelope
+
+    assert sniff_envelope(b"x" * 10_000) == ("", "")
+    assert sniff_envelope('{"payload":"' + "y" * 9000 + '"}') == ("", "")
+
+
 async def test_oversize_frame_is_413_and_the_connection_stays_usable(make_pond):
     pond = make_pond(Options(max_message_size=200))
     endpoint = pond.create_endpoint("/socket", _accept)
@@ -163,8 +171,9 @@ async def test_oversize_frame_is_413_and_the_connection_stays_usable(make_pond):
     big = dumps({**VALID, "payload": {"blob": "x" * 300}})
     await alice.push_inbound(big)
     frame = only(await frames(alice))
-    assert (frame["action"], frame["event"], frame["channelName"]) == (
-        "ERROR", "INVALID_MESSAGE", "GATEWAY")
+    # Answered on the sender's channel with its requestId, found without parsing the frame.
+    assert (frame["action"], frame["event"], frame["channelName"], frame["requestId"]) == (
+        "ERROR", "INVALID_MESSAGE", VALID["channelName"], VALID["requestId"])
     assert frame["payload"]["code"] == 413
     assert "200" in frame["payload"]["message"]
     # The size is counted in UTF-8 bytes, also for text frames.
