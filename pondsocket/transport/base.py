@@ -67,6 +67,38 @@ class PushableTransport(Transport, Protocol):
     async def push_message(self, data: bytes) -> None: ...
 
 
+class _Signal:
+    """A one-shot event that allocates nothing until someone waits for it (an
+    ``asyncio.Event`` costs a deque per instance: two per connection add up)."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        if self._set:
+            return
+        self._set = True
+        waiters, self._waiters = self._waiters, None
+        for future in waiters or ():
+            if not future.done():
+                future.set_result(None)
+
+    async def wait(self) -> None:
+        if self._set:
+            return
+        future = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(future)
+        await future
+
+
 class BaseTransport:
     """Bounded, ordered outbound delivery and strict inbound parsing for one connection."""
 
@@ -83,14 +115,14 @@ class BaseTransport:
                  options: Options | None = None) -> None:
         self.id = id
         self._assigns: dict[str, Any] = dict(assigns or {})
-        self._queue: deque[Frame] = deque()
+        self._queue: deque[Frame] | None = None  # allocated by the first frame that waits
         self._waiter: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._handler: OnMessageHandler | None = None
         self._close_callbacks: list[OnCloseCallback] = []
         self._closing = False
-        self._closed = asyncio.Event()
-        self._done = asyncio.Event()  # set once the close callbacks have run
+        self._closed = _Signal()
+        self._done = _Signal()  # set once the close callbacks have run
         self._closer: asyncio.Task[Any] | None = None
         self._close_code = CLOSE_NORMAL
         self._close_reason = ""
@@ -158,7 +190,7 @@ class BaseTransport:
 
     @property
     def queue_depth(self) -> int:
-        return len(self._queue)
+        return len(self._queue) if self._queue else 0
 
     @property
     def close_code(self) -> int:
@@ -179,6 +211,8 @@ class BaseTransport:
             if self._on_frame_sent is not None:
                 self._on_frame_sent(self, frame)
             return True
+        if queue is None:
+            queue = self._queue = deque()
         if len(queue) >= self.queue_limit:
             if self.overflow_policy is OverflowPolicy.DROP_OLDEST:
                 queue.popleft()
@@ -288,7 +322,7 @@ class BaseTransport:
         self._closing = True
         self._flush_on_close = flush
         self._close_code, self._close_reason = code, reason
-        if not flush:
+        if not flush and self._queue:
             self._queue.clear()
         if self._writer is not None:
             waiter, self._waiter = self._waiter, None
