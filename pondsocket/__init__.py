@@ -72,6 +72,7 @@ from .middleware import Middleware
 from .options import Options
 from .patterns import parse
 from .pubsub import (
+    LocalBus,
     LocalPubSub,
     PubSub,
     PubSubClosedError,
@@ -150,7 +151,7 @@ __all__ = [
     "EndpointMatch", "ErrorTypes", "Event", "EventContext", "EventHandler", "EventMiddlewareFn",
     "Frame", "Headers", "Hooks", "InMemoryTransport", "IncomingConnection", "InternalActions",
     "JoinContext", "JoinHandler", "JoinMiddlewareFn", "JoinParams", "LeaveContext",
-    "LeaveHandler", "LeaveReason", "Lobby", "LocalPubSub", "Member", "MessageEvent",
+    "LeaveHandler", "LeaveReason", "Lobby", "LocalBus", "LocalPubSub", "Member", "MessageEvent",
     "MetricsCollector", "Middleware", "MultiError", "NoopMetrics", "OnCloseCallback",
     "OnConnect", "OnDisconnect", "OnMessageHandler", "Options", "OutgoingContext",
     "OutgoingHandler", "OverflowPolicy", "PondAssigns", "PondError", "PondEvent", "PondMessage",

@@ -74,6 +74,17 @@ def _valid_presence(payload: PondMessage) -> bool:
             and isinstance(payload.get("changed"), dict))
 
 
+class RemoteMember:
+    """A member connected to another node: what this node knows about it."""
+
+    __slots__ = ("assigns", "node_id", "user_id")
+
+    def __init__(self, user_id: str, node_id: str, assigns: PondAssigns) -> None:
+        self.user_id = user_id
+        self.node_id = node_id
+        self.assigns = assigns
+
+
 class Channel:
     """One channel instance (for example ``/chat/42`` of the lobby ``/chat/:room``).
 
@@ -88,6 +99,9 @@ class Channel:
         self._lobby = lobby
         self._members: dict[str, Member] = {}
         self._presence: dict[str, PondPresence] = {}
+        # Members on other nodes (user id -> their node id and assigns), with a cluster.
+        self._remote: dict[str, RemoteMember] = {}
+        self._cluster = lobby.endpoint.pond.cluster
         self._active = True
         # Joins whose handler is still running: an empty channel stays open for them.
         self._pending_joins = 0
@@ -115,21 +129,32 @@ class Channel:
     def node_id(self) -> str:
         return self._lobby.endpoint.pond.node_id
 
+    @property
+    def remote_members(self) -> dict[str, RemoteMember]:
+        """Members connected to other nodes of the cluster (read-only use)."""
+        return self._remote
+
     async def user_count(self) -> int:
-        return len(self._members)
+        """Members on every node."""
+        return len(self._members) + len(self._remote)
 
     async def has_user(self, user_id: str) -> bool:
-        return user_id in self._members
+        return user_id in self._members or user_id in self._remote
 
     def user_ids(self) -> list[str]:
-        return list(self._members)
+        return [*self._members, *self._remote]
 
     async def get_user(self, user_id: str) -> User:
-        """The member ``user_id`` (``PondError`` 404 when not a member)."""
+        """The member ``user_id``, local or remote (``PondError`` 404 when not a member)."""
         member = self._members.get(user_id)
-        if member is None:
+        if member is not None:
+            return self._user(member)
+        remote = self._remote.get(user_id)
+        if remote is None:
             raise not_found(self.name, f"User {user_id} is not a member of {self.name}")
-        return self._user(member)
+        presence = self._presence.get(user_id)
+        return User(user_id, dict(remote.assigns),
+                    dict(presence) if presence is not None else None)
 
     def _user(self, member: Member) -> User:
         presence = self._presence.get(member.user_id)
@@ -140,13 +165,19 @@ class Channel:
         return (await self.get_user(user_id)).assigns.get(key)
 
     async def update_assign(self, user_id: str, key: str, value: Any) -> None:
-        self._member(user_id).assigns[key] = value
+        await self.update_assigns(user_id, {key: value})
 
     async def update_assigns(self, user_id: str, assigns: PondAssigns) -> None:
-        self._member(user_id).assigns.update(assigns)
+        member = self._member(user_id)
+        member.assigns.update(assigns)
+        if self._cluster is not None:
+            self._cluster.assigns_updated(self, user_id, member.assigns)
 
     async def get_assigns(self) -> dict[str, PondAssigns]:
-        return {uid: dict(m.assigns) for uid, m in self._members.items()}
+        """Assigns of every member, local and remote."""
+        assigns = {uid: dict(m.assigns) for uid, m in self._members.items()}
+        assigns.update({uid: dict(r.assigns) for uid, r in self._remote.items()})
+        return assigns
 
     async def get_presence(self) -> dict[str, PondPresence]:
         return {uid: dict(p) for uid, p in self._presence.items()}
@@ -177,6 +208,8 @@ class Channel:
                                      ack_request_id, {}))
         self._members[user_id] = member
         self._lobby._member_added(self, member)
+        if self._cluster is not None:
+            self._cluster.user_joined(self, member)
         return member
 
     async def remove_user(self, user_id: str, reason: str = LeaveReason.EXPLICIT_LEAVE) -> bool:
@@ -186,10 +219,15 @@ class Channel:
         """
         member = self._members.pop(user_id, None)
         if member is None:
+            if user_id in self._remote and self._cluster is not None:
+                self._cluster.remove_remote_user(self, user_id)
+                return True
             return False
         if user_id in self._presence:
             await self._untrack(user_id)
         self._lobby._member_removed(self, member)
+        if self._cluster is not None:
+            self._cluster.user_left(self, user_id)
         await self._lobby._run_leave_handler(self, self._user_after_leave(member), reason)
         if not self._members and not self._pending_joins:
             await self.close()
@@ -205,6 +243,9 @@ class Channel:
         """
         member = self._members.get(user_id)
         if member is None:
+            if user_id in self._remote and self._cluster is not None:
+                self._cluster.evict_remote_user(self, user_id, reason)
+                return True
             return False
         member.send(encode_frame(ServerActions.SYSTEM, SystemEvents.EVICTED, self.name,
                                  new_request_id(), {"reason": reason}))
@@ -220,10 +261,15 @@ class Channel:
             member.send(encode_frame(ServerActions.SYSTEM, SystemEvents.EVICTED, self.name,
                                      new_request_id(), {"reason": reason}))
             self._lobby._member_removed(self, member)
+            if self._cluster is not None:
+                self._cluster.user_left(self, user_id)
             await self._lobby._run_leave_handler(self, self._user_after_leave(member),
                                                  LeaveReason.CHANNEL_CLOSED)
         self._active = False
+        self._remote.clear()
         self._lobby._channel_closed(self)
+        if self._cluster is not None:
+            self._cluster.channel_closed(self)
 
     # -- delivery ------------------------------------------------------------------------
 
@@ -292,8 +338,11 @@ class Channel:
                                 ) -> int:
         """Send a ``BROADCAST`` frame to ``recipients``; returns the number of recipients."""
         queued_before = BaseTransport.frames_queued_total
+        request_id = request_id or new_request_id()
         count = await self._deliver(ServerActions.BROADCAST, event_name, payload,
                                     self._recipients(recipients), request_id)
+        if self._cluster is not None and self._remote:
+            self._cluster.user_message(self, event_name, payload, recipients, request_id)
         self.messages_broadcast += 1
         self._lobby._report_broadcast(self, event_name, count)
         if BaseTransport.frames_queued_total != queued_before:
@@ -364,16 +413,90 @@ class Channel:
             raise TypeError(f"presence must be a dict, got {type(data).__name__}")
         self._presence[user_id] = dict(data)
         await self._publish_presence(kind, dict(data))
+        if self._cluster is not None:
+            self._cluster.presence_updated(self, user_id, data)
 
     async def _untrack(self, user_id: str) -> None:
         last = self._presence.pop(user_id)
         await self._publish_presence(PresenceEventTypes.LEAVE, last)
+        if self._cluster is not None:
+            self._cluster.presence_removed(self, user_id)
 
     async def _publish_presence(self, kind: str, changed: PondPresence) -> None:
         """One ``PRESENCE`` frame to every tracked member: the full list and what changed."""
         payload = {"presence": list(self._presence.values()), "changed": changed}
         recipients = [self._members[uid] for uid in self._presence if uid in self._members]
         await self._deliver(ServerActions.PRESENCE, kind, payload, recipients)
+
+    # -- state from other nodes (called by the cluster, never published again) ----------
+
+    def _local_state(self) -> list[dict[str, Any]]:
+        """This node's members, as a ``STATE_RESPONSE`` lists them."""
+        return [{"id": uid, "assigns": dict(m.assigns),
+                 "presence": dict(self._presence.get(uid) or {})}
+                for uid, m in self._members.items()]
+
+    async def _remote_joined(self, user_id: str, node_id: str, assigns: PondAssigns,
+                             presence: PondPresence | None) -> None:
+        if user_id in self._members:
+            return
+        self._remote[user_id] = RemoteMember(user_id, node_id, dict(assigns))
+        if presence:
+            await self._remote_presence(user_id, node_id, presence)
+
+    async def _remote_left(self, user_id: str) -> None:
+        if self._remote.pop(user_id, None) is not None and user_id in self._presence:
+            last = self._presence.pop(user_id)
+            await self._publish_presence(PresenceEventTypes.LEAVE, last)
+
+    async def _remote_presence(self, user_id: str, node_id: str, data: PondPresence) -> None:
+        if user_id in self._members:
+            return
+        if user_id not in self._remote:
+            self._remote[user_id] = RemoteMember(user_id, node_id, {})
+        kind = PresenceEventTypes.UPDATE if user_id in self._presence else PresenceEventTypes.JOIN
+        if self._presence.get(user_id) == data:
+            return  # a replayed snapshot: nothing changed
+        self._presence[user_id] = dict(data)
+        await self._publish_presence(kind, dict(data))
+
+    async def _remote_presence_removed(self, user_id: str) -> None:
+        if user_id in self._remote and user_id in self._presence:
+            last = self._presence.pop(user_id)
+            await self._publish_presence(PresenceEventTypes.LEAVE, last)
+
+    def _remote_assigns(self, user_id: str, assigns: PondAssigns) -> None:
+        remote = self._remote.get(user_id)
+        if remote is not None:
+            remote.assigns = dict(assigns)
+
+    async def _replace_node_users(self, node_id: str, users: list[dict[str, Any]]) -> None:
+        """Apply a node's authoritative list of its members: who is gone leaves."""
+        listed = {user["id"] for user in users}
+        for uid in [uid for uid, r in self._remote.items()
+                    if r.node_id == node_id and uid not in listed]:
+            await self._remote_left(uid)
+        for user in users:
+            await self._remote_joined(user["id"], node_id, user.get("assigns") or {},
+                                      user.get("presence") or None)
+
+    async def _drop_node(self, node_id: str) -> None:
+        """A node died: its members leave (presence LEAVE to local members)."""
+        for uid in [uid for uid, r in self._remote.items() if r.node_id == node_id]:
+            await self._remote_left(uid)
+
+    async def _remote_message(self, event_name: str, payload: PondMessage, request_id: str,
+                              from_user_id: str, descriptor: Any) -> None:
+        if descriptor == ChannelReceiver.ALL_USERS:
+            spec: RecipientSpec = AllUsers()
+        elif descriptor == ChannelReceiver.ALL_EXCEPT_SENDER:
+            spec = AllExceptSender(from_user_id)
+        elif isinstance(descriptor, list):
+            spec = ToUsers(tuple(str(uid) for uid in descriptor))
+        else:
+            return
+        await self._deliver(ServerActions.BROADCAST, event_name, payload,
+                            self._recipients(spec), request_id)
 
     # -- inbound -------------------------------------------------------------------------
 

@@ -23,6 +23,16 @@ class Options:
     * ``send_timeout``: seconds one write may take; a connection that cannot take a frame for
       that long is closed (code 1013), so a stalled peer never holds memory for ever.
     * ``hooks``: rate limiters, metrics and lifecycle callbacks (:class:`Hooks`).
+
+    With a ``pubsub`` (a cluster, see :mod:`pondsocket.cluster`):
+
+    * ``node_id``: this node's id (default: a random one per process);
+    * ``namespace`` and ``key_prefix``: topics are ``<key_prefix>:v1:<namespace>:...``;
+      nodes see each other only within one namespace;
+    * ``heartbeat_interval``: seconds between heartbeats; ``heartbeat_timeout``: silence
+      after which a node counts as dead and its members leave;
+    * ``cluster_secret``: when set, every node-to-node message is signed with HMAC-SHA256
+      and unsigned or forged ones are dropped (all nodes need the same secret).
     """
 
     max_message_size: int = 1024 * 1024
@@ -31,6 +41,12 @@ class Options:
     overflow_policy: OverflowPolicy | str = OverflowPolicy.CLOSE
     send_timeout: float = 10.0
     hooks: Hooks | None = field(default=None)
+    node_id: str = ""
+    namespace: str = "default"
+    key_prefix: str = "pondsocket"
+    heartbeat_interval: float = 30.0
+    heartbeat_timeout: float = 90.0
+    cluster_secret: str | bytes | None = None
 
     def __post_init__(self) -> None:
         if self.max_message_size <= 0:
@@ -42,3 +58,5 @@ class Options:
         if self.send_timeout <= 0:
             raise ValueError("send_timeout must be positive")
         self.overflow_policy = OverflowPolicy(self.overflow_policy)
+        if self.heartbeat_interval <= 0 or self.heartbeat_timeout <= self.heartbeat_interval:
+            raise ValueError("heartbeat_timeout must be longer than heartbeat_interval > 0")

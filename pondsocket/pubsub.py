@@ -91,20 +91,33 @@ class _Subscription:
                 log.exception("pub/sub handler for %s failed", self.pattern)
 
 
+class LocalBus:
+    """The in-process broker that :class:`LocalPubSub` clients share (like one Redis)."""
+
+    def __init__(self) -> None:
+        self.clients: set[LocalPubSub] = set()
+
+
 class LocalPubSub:
-    """An in-process :class:`PubSub`: several ``PondSocket`` instances in one process.
+    """An in-process :class:`PubSub`.
+
+    Alone it is a loop-back bus; several ``PondSocket`` nodes in one process talk to each other
+    through clients of one :class:`LocalBus`: ``LocalPubSub(bus=bus)`` per node, as each node
+    would have its own Redis connection.
 
     Each subscription has a queue of ``buffer_size`` messages and its own task, so a slow
     subscriber never delays another. When a queue is full, ``publish`` waits for room
     (backpressure) - nothing is dropped. Messages are delivered in publish order.
     """
 
-    def __init__(self, *, buffer_size: int = 100) -> None:
+    def __init__(self, *, buffer_size: int = 100, bus: LocalBus | None = None) -> None:
         if buffer_size <= 0:
             raise ValueError("buffer_size must be positive")
         self._buffer_size = buffer_size
         self._subscriptions: dict[str, _Subscription] = {}
         self._closed = False
+        self._bus = bus or LocalBus()
+        self._bus.clients.add(self)
         self.published = 0
         self.delivered = 0
 
@@ -125,17 +138,20 @@ class LocalPubSub:
             await subscription.task
 
     async def publish(self, topic: str, data: bytes) -> None:
-        """Queue ``data`` for every matching subscription (waits while a queue is full)."""
+        """Queue ``data`` for every matching subscription of every client of the bus
+        (waits while a queue is full)."""
         if self._closed:
             raise PubSubClosedError()
         self.published += 1
-        for subscription in list(self._subscriptions.values()):
-            if match_topic(subscription.pattern, topic):
-                await subscription.queue.put((topic, data))
-                self.delivered += 1
+        for client in list(self._bus.clients):
+            for subscription in list(client._subscriptions.values()):
+                if match_topic(subscription.pattern, topic):
+                    await subscription.queue.put((topic, data))
+                    client.delivered += 1
 
     async def close(self) -> None:
-        """Deliver what is queued, then stop every subscription."""
+        """Deliver what is queued, then stop every subscription and leave the bus."""
         self._closed = True
         for pattern in list(self._subscriptions):
             await self.unsubscribe(pattern)
+        self._bus.clients.discard(self)

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from .cluster import ClusterNode
 from .endpoint import ConnectionHandler, ConnectionMiddlewareFn, Endpoint
 from .hooks import NoopMetrics
 from .options import Options
@@ -38,7 +39,9 @@ class PondSocket:
         self._options = options or Options()
         self._pubsub = pubsub
         self._endpoints: list[Endpoint] = []
-        self.node_id = uuid.uuid4().hex
+        self.node_id = self._options.node_id or uuid.uuid4().hex
+        self.cluster: ClusterNode | None = (ClusterNode(self, pubsub) if pubsub is not None
+                                            else None)
         hooks = self._options.hooks
         self.metrics: Any = (hooks.metrics if hooks is not None and hooks.metrics is not None
                              else NoopMetrics())
@@ -80,10 +83,19 @@ class PondSocket:
                 return transport
         return None
 
+    async def start(self) -> None:
+        """Join the cluster now (adapters call it at start-up; otherwise the first channel
+        activity does). Without a pub/sub there is nothing to start."""
+        if self.cluster is not None:
+            await self.cluster.start()
+
     async def close(self) -> None:
-        """Close every endpoint (and their connections and channels), then the pub/sub."""
+        """Close every endpoint (and their connections and channels), leave the cluster,
+        then close the pub/sub."""
         for endpoint in self._endpoints:
             await endpoint.close()
+        if self.cluster is not None:
+            await self.cluster.close()
         if self._pubsub is not None:
             await self._pubsub.close()
 

@@ -1,0 +1,344 @@
+"""Several PondSocket processes serving the same channels, over a :class:`~pondsocket.PubSub`.
+
+Every node keeps, for each channel it has local members in, a replica of the members on the
+other nodes (their assigns and presence) and exchanges the distributed protocol v1 messages
+(``USER_MESSAGE``, ``PRESENCE_UPDATE``, ``USER_JOINED`` ...) on one subscription per namespace.
+Beyond the protocol's minimum it:
+
+* sends everything through one ordered outbox that waits out pub/sub outages (bounded; what
+  does not fit is counted in ``dropped``), so a short Redis restart loses nothing it can keep;
+* drops duplicates by ``messageId``;
+* answers ``STATE_REQUEST`` with an authoritative ``STATE_RESPONSE``: a node's list replaces
+  what others knew of it, so members missed during an outage leave or appear;
+* resynchronises every channel after the pub/sub reconnects;
+* makes the members of a node that stopped sending heartbeats leave (presence ``LEAVE``
+  frames to clients) within ``heartbeat_timeout``;
+* publishes ``USER_LEFT`` on every removal, evictions included, so peers never keep ghosts;
+* can sign every message with HMAC-SHA256 (``Options.cluster_secret``) and drops the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import time
+import uuid
+from collections import OrderedDict, deque
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from .enums import DistributedMessageType as T
+from .enums import LeaveReason
+from .pubsub import PubSub, format_heartbeat_topic, format_message_topic
+from .types import AllExceptSender, AllUsers, PondAssigns, PondMessage, PondPresence, ToUsers
+
+if TYPE_CHECKING:
+    from .channel import Channel, Member
+    from .server import PondSocket
+    from .types import RecipientSpec
+
+log = logging.getLogger("pondsocket.cluster")
+
+PROTOCOL = "pondsocket.distributed"
+VERSION = 1
+HEARTBEAT_CHANNEL = "__heartbeat__"
+OUTBOX_LIMIT = 10_000
+DEDUPE_WINDOW = 16_384
+_SIGNED = b"HMAC-SHA256 "
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+def _descriptor(spec: RecipientSpec) -> Any:
+    if isinstance(spec, AllUsers):
+        return "ALL_USERS"
+    if isinstance(spec, AllExceptSender):
+        return "ALL_EXCEPT_SENDER"
+    assert isinstance(spec, ToUsers)
+    return list(spec.user_ids)
+
+
+class ClusterNode:
+    """The cluster membership of one :class:`~pondsocket.PondSocket` (created by it when a
+    ``pubsub`` is given)."""
+
+    def __init__(self, pond: PondSocket, pubsub: PubSub) -> None:
+        options = pond.options
+        self.pond = pond
+        self.pubsub = pubsub
+        self.node_id = pond.node_id
+        self.namespace = options.namespace
+        self.prefix = options.key_prefix
+        self.heartbeat_interval = options.heartbeat_interval
+        self.heartbeat_timeout = options.heartbeat_timeout
+        secret = options.cluster_secret
+        self._secret = secret.encode() if isinstance(secret, str) else secret
+        self._channels: dict[tuple[str, str], Channel] = {}
+        self._last_seen: dict[str, float] = {}
+        self._seen_ids: OrderedDict[str, None] = OrderedDict()
+        self._outbox: deque[tuple[str, bytes]] = deque()
+        self._wakeup: asyncio.Future[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started: asyncio.Task[None] | None = None
+        self._closed = False
+        self.published = 0
+        self.received = 0
+        self.dropped = 0
+        self.rejected = 0
+        self.duplicates = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.prefix}:v1:{self.namespace}:*"
+
+    def start(self) -> asyncio.Task[None]:
+        """Subscribe and start the publisher and heartbeat tasks (idempotent)."""
+        if self._started is None:
+            self._started = asyncio.get_running_loop().create_task(self._start())
+        return self._started
+
+    async def _start(self) -> None:
+        await self.pubsub.subscribe(self.pattern, self._on_message)
+        on_reconnect = getattr(self.pubsub, "on_reconnect", None)
+        if callable(on_reconnect):
+            on_reconnect(self._resync)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._publisher()), loop.create_task(self._heartbeat())]
+        self._send(HEARTBEAT_CHANNEL, "", T.NODE_HEARTBEAT, {"nodeId": self.node_id})
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._started is not None:
+            try:
+                await self._started
+            except Exception:
+                log.exception("cluster start failed")
+        await self._flush(timeout=2.0)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            await self.pubsub.unsubscribe(self.pattern)
+        except Exception:
+            log.debug("unsubscribe failed", exc_info=True)
+
+    async def _flush(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self._outbox and time.monotonic() < deadline and self._tasks:
+            await asyncio.sleep(0.01)
+
+    # -- outbound ------------------------------------------------------------------------
+
+    def _send(self, channel_name: str, endpoint: str, kind: str, fields: dict[str, Any]) -> None:
+        envelope = {
+            "protocol": PROTOCOL, "version": VERSION, "type": str(kind),
+            "messageId": uuid.uuid4().hex, "sourceNodeId": self.node_id,
+            "endpointName": endpoint, "channelName": channel_name,
+            "timestamp": int(time.time() * 1000), **fields,
+        }
+        body = _encode(envelope)
+        if self._secret is not None:
+            digest = hmac.new(self._secret, body, hashlib.sha256).hexdigest().encode()
+            body = _SIGNED + digest + b" " + body
+        if kind == T.NODE_HEARTBEAT:
+            topic = format_heartbeat_topic(namespace=self.namespace, prefix=self.prefix)
+        else:
+            topic = format_message_topic(endpoint, channel_name, namespace=self.namespace,
+                                         prefix=self.prefix)
+        if len(self._outbox) >= OUTBOX_LIMIT:
+            self._outbox.popleft()
+            self.dropped += 1
+        self._outbox.append((topic, body))
+        if self._started is None:
+            self.start()
+        waiter, self._wakeup = self._wakeup, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _publisher(self) -> None:
+        """Publish the outbox in order; while the pub/sub is down, wait and retry."""
+        loop = asyncio.get_running_loop()
+        delay = 0.05
+        while True:
+            while self._outbox:
+                topic, body = self._outbox[0]
+                try:
+                    await self.pubsub.publish(topic, body)
+                except Exception as exc:
+                    log.warning("cluster publish failed (%r); retrying in %.2fs", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+                    continue
+                delay = 0.05
+                self._outbox.popleft()
+                self.published += 1
+            self._wakeup = loop.create_future()
+            await self._wakeup
+
+    def _channel_send(self, channel: Channel, kind: str, fields: dict[str, Any]) -> None:
+        self._send(channel.name, channel.lobby.endpoint.path.lstrip("/"), kind, fields)
+
+    # -- hooks called by channels --------------------------------------------------------
+
+    def user_joined(self, channel: Channel, member: Member) -> None:
+        key = (channel.lobby.endpoint.path.lstrip("/"), channel.name)
+        if key not in self._channels:
+            self._channels[key] = channel
+            self._channel_send(channel, T.STATE_REQUEST, {"fromNode": self.node_id})
+        self._channel_send(channel, T.USER_JOINED, {"userId": member.user_id, "presence": {},
+                                                    "assigns": member.assigns})
+
+    def user_left(self, channel: Channel, user_id: str) -> None:
+        self._channel_send(channel, T.USER_LEFT, {"userId": user_id})
+
+    def channel_closed(self, channel: Channel) -> None:
+        key = (channel.lobby.endpoint.path.lstrip("/"), channel.name)
+        if self._channels.get(key) is channel:
+            del self._channels[key]
+
+    def user_message(self, channel: Channel, event: str, payload: PondMessage,
+                     recipients: RecipientSpec, request_id: str) -> None:
+        sender = recipients.sender_id if isinstance(recipients, AllExceptSender) else "CHANNEL"
+        self._channel_send(channel, T.USER_MESSAGE, {
+            "fromUserId": sender, "event": event, "payload": payload, "requestId": request_id,
+            "recipientDescriptor": _descriptor(recipients)})
+
+    def presence_updated(self, channel: Channel, user_id: str, presence: PondPresence) -> None:
+        self._channel_send(channel, T.PRESENCE_UPDATE, {"userId": user_id,
+                                                        "presence": presence})
+
+    def presence_removed(self, channel: Channel, user_id: str) -> None:
+        self._channel_send(channel, T.PRESENCE_REMOVED, {"userId": user_id})
+
+    def assigns_updated(self, channel: Channel, user_id: str, assigns: PondAssigns) -> None:
+        self._channel_send(channel, T.ASSIGNS_UPDATE, {"userId": user_id,
+                                                       "assigns": dict(assigns)})
+
+    def evict_remote_user(self, channel: Channel, user_id: str, reason: str) -> None:
+        self._channel_send(channel, T.EVICT_USER, {"userId": user_id, "reason": reason})
+
+    def remove_remote_user(self, channel: Channel, user_id: str) -> None:
+        self._channel_send(channel, T.USER_REMOVE, {"userId": user_id})
+
+    # -- inbound -------------------------------------------------------------------------
+
+    def _verify(self, data: bytes) -> bytes | None:
+        if self._secret is None:
+            return data
+        if not data.startswith(_SIGNED):
+            return None
+        digest, _, body = data[len(_SIGNED):].partition(b" ")
+        expected = hmac.new(self._secret, body, hashlib.sha256).hexdigest().encode()
+        return body if hmac.compare_digest(digest, expected) else None
+
+    async def _on_message(self, topic: str, data: bytes) -> None:
+        body = self._verify(data)
+        if body is None:
+            self.rejected += 1
+            return
+        try:
+            message = _decode(body)
+            if (message.get("protocol") != PROTOCOL or message.get("version") != VERSION
+                    or message.get("sourceNodeId") == self.node_id):
+                return
+            message_id = message["messageId"]
+            source = message["sourceNodeId"]
+        except (msgspec.DecodeError, KeyError, AttributeError, TypeError):
+            self.rejected += 1
+            return
+        if message_id in self._seen_ids:
+            self.duplicates += 1
+            return
+        self._seen_ids[message_id] = None
+        if len(self._seen_ids) > DEDUPE_WINDOW:
+            self._seen_ids.popitem(last=False)
+        self.received += 1
+        self._last_seen[source] = time.monotonic()
+        if message.get("type") == T.NODE_HEARTBEAT:
+            return
+        channel = self._channels.get((message.get("endpointName", ""),
+                                      message.get("channelName", "")))
+        if channel is None or not channel.is_active:
+            return
+        try:
+            await self._apply(channel, source, message)
+        except Exception:
+            log.exception("applying %s from %s failed", message.get("type"), source)
+
+    async def _apply(self, channel: Channel, source: str, m: dict[str, Any]) -> None:
+        kind = m.get("type")
+        uid = m.get("userId", "")
+        if kind == T.USER_MESSAGE:
+            await channel._remote_message(m["event"], m.get("payload") or {},
+                                          m.get("requestId", ""), m.get("fromUserId", ""),
+                                          m.get("recipientDescriptor"))
+        elif kind == T.PRESENCE_UPDATE:
+            await channel._remote_presence(uid, source, m.get("presence") or {})
+        elif kind == T.PRESENCE_REMOVED:
+            await channel._remote_presence_removed(uid)
+        elif kind == T.USER_JOINED:
+            await channel._remote_joined(uid, source, m.get("assigns") or {},
+                                         m.get("presence") or None)
+        elif kind == T.USER_LEFT:
+            await channel._remote_left(uid)
+        elif kind == T.ASSIGNS_UPDATE:
+            if "assigns" in m:
+                channel._remote_assigns(uid, m["assigns"])
+            elif "key" in m and uid in channel.remote_members:
+                channel.remote_members[uid].assigns[m["key"]] = m.get("value")
+        elif kind == T.EVICT_USER:
+            if uid in channel.members:
+                await channel.evict_user(uid, m.get("reason") or "Evicted")
+        elif kind == T.USER_REMOVE:
+            if uid in channel.members:
+                await channel.remove_user(uid, LeaveReason.EVICTED)
+        elif kind == T.STATE_REQUEST:
+            if channel.members:
+                self._channel_send(channel, T.STATE_RESPONSE, {"users": channel._local_state()})
+        elif kind == T.STATE_RESPONSE:
+            await channel._replace_node_users(source, list(m.get("users") or []))
+        elif kind == T.USER_GET_REQUEST:
+            member = channel.members.get(uid)
+            if member is not None:
+                user = await channel.get_user(uid)
+                self._channel_send(channel, T.USER_GET_RESPONSE, {
+                    "userId": uid, "requestId": m.get("requestId", ""),
+                    "assigns": user.assigns, "presence": user.presence or {}})
+
+    # -- liveness and resynchronisation --------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            self._send(HEARTBEAT_CHANNEL, "", T.NODE_HEARTBEAT, {"nodeId": self.node_id})
+            await self.sweep()
+
+    async def sweep(self) -> None:
+        """Make the members of nodes silent for longer than ``heartbeat_timeout`` leave."""
+        now = time.monotonic()
+        dead = [node for node, seen in self._last_seen.items()
+                if now - seen > self.heartbeat_timeout]
+        for node in dead:
+            del self._last_seen[node]
+            log.warning("node %s is silent for over %.1fs: its members leave", node,
+                        self.heartbeat_timeout)
+            for channel in list(self._channels.values()):
+                await channel._drop_node(node)
+
+    async def _resync(self) -> None:
+        """After a pub/sub outage: ask for every channel's state and announce ours."""
+        for channel in list(self._channels.values()):
+            self._channel_send(channel, T.STATE_REQUEST, {"fromNode": self.node_id})
+            self._channel_send(channel, T.STATE_RESPONSE, {"users": channel._local_state()})
+
+    @property
+    def nodes(self) -> dict[str, float]:
+        """Peers heard from, with the seconds since their last message."""
+        now = time.monotonic()
+        return {node: now - seen for node, seen in self._last_seen.items()}
