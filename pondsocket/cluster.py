@@ -320,7 +320,12 @@ class ClusterNode:
             await self.sweep()
 
     async def sweep(self) -> None:
-        """Make the members of nodes silent for longer than ``heartbeat_timeout`` leave."""
+        """Make the members of nodes silent for longer than ``heartbeat_timeout`` leave.
+
+        Skipped while this node's own pub/sub connection is down: then the silence is ours.
+        """
+        if not getattr(self.pubsub, "connected", True):
+            return
         now = time.monotonic()
         dead = [node for node, seen in self._last_seen.items()
                 if now - seen > self.heartbeat_timeout]
@@ -333,6 +338,9 @@ class ClusterNode:
 
     async def _resync(self) -> None:
         """After a pub/sub outage: ask for every channel's state and announce ours."""
+        now = time.monotonic()
+        for node in self._last_seen:  # they could not reach us either: a fresh grace period
+            self._last_seen[node] = now
         for channel in list(self._channels.values()):
             self._channel_send(channel, T.STATE_REQUEST, {"fromNode": self.node_id})
             self._channel_send(channel, T.STATE_RESPONSE, {"users": channel._local_state()})
