@@ -147,6 +147,7 @@ async def serve(pond: PondSocket, host: str = "127.0.0.1", port: int = 8765, *,
     app = PondWebSocketsServer(pond)
     kwargs.setdefault("max_size", pond.options.max_message_size * 4)
     kwargs.setdefault("compression", None)
+    await pond.start()
     async with websockets_serve(app.handler, host, port, process_request=app.process_request,
                                 **kwargs) as server:
         if ready is not None:
