@@ -30,7 +30,7 @@ Scenario = Callable[[ServerProcess, argparse.Namespace], Awaitable[dict[str, flo
 
 
 async def fanout(server: ServerProcess, n: int, messages: int, size: int) -> dict[str, float]:
-    conns = await driver.open_members(server.url, ["/bench/1"] * n)
+    conns = await driver.open_members(server.urls, ["/bench/1"] * n)
     try:
         cpu0 = server.cpu_seconds()
         elapsed = await driver.fan_out(conns, [(conns[0], "/bench/1")], messages, size,
@@ -126,6 +126,8 @@ async def run(args: argparse.Namespace) -> list[Row]:
         chosen = {k: v for k, v in chosen.items() if any(s in k for s in args.scenario)}
     for name, scenario in chosen.items():
         for spec in servers:
+            if spec.nodes > 1 and not name.startswith("fan-out"):
+                continue  # the cluster row is measured for fan-out only
             server = ServerProcess(spec)  # a fresh process per scenario: no leftovers
             try:
                 print(f"  {name:<28} {spec.name:<28}", end="", flush=True, file=sys.stderr)

@@ -42,13 +42,17 @@ async def _join(ws: ClientConnection, channel: str, params: dict | None = None) 
             return
 
 
-async def open_members(url: str, channels: list[str], *, max_queue: int | None = 64,
+async def open_members(url: str | list[str], channels: list[str], *,
+                       max_queue: int | None = 64,
                        params: Callable[[int], dict] | None = None) -> list[ClientConnection]:
-    """One joined connection per entry of ``channels`` (opened in batches)."""
+    """One joined connection per entry of ``channels`` (opened in batches); with several
+    URLs (cluster nodes) the connections are spread over them in turn."""
+    urls = [url] if isinstance(url, str) else url
     conns: list[ClientConnection] = []
     for start in range(0, len(channels), CONNECT_BATCH):
         batch = channels[start:start + CONNECT_BATCH]
-        opened = await asyncio.gather(*(_open(url, max_queue) for _ in batch))
+        opened = await asyncio.gather(*(_open(urls[(start + i) % len(urls)], max_queue)
+                                        for i in range(len(batch))))
         await asyncio.gather(*(_join(ws, ch, params(start + i) if params else None)
                                for i, (ws, ch) in enumerate(zip(opened, batch, strict=True))))
         conns.extend(opened)

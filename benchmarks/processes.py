@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -39,25 +40,32 @@ def ensure_upstream_venv() -> Path:
 
 @dataclass
 class ServerSpec:
-    """How to start one server: a name, a command (with ``{port}``), a directory, a path."""
+    """How to start one server: a name, a command (with ``{port}``), a directory, a path.
+
+    ``nodes`` > 1 starts that many processes of the command plus a ``redis-server`` they
+    share (``REDIS_URL`` in their environment): a cluster.
+    """
 
     name: str
     command: list[str]
     cwd: Path
     path: str = "/ws"
+    nodes: int = 1
 
 
-def specs(include_upstream: bool) -> list[ServerSpec]:
+def specs(include_upstream: bool, include_cluster: bool = True) -> list[ServerSpec]:
     uvicorn = ["-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--log-level",
                "warning", "--loop", "uvloop", "--ws-max-size", "4194304"]
+    wsserver = [sys.executable, "-m", "benchmarks.servers.pond_app", "{port}"]
     out = [
         ServerSpec("websockets ceiling", [sys.executable, "-m", "benchmarks.servers.ceiling",
                                           "{port}"], ROOT),
         ServerSpec("pondsocket ASGI+uvicorn", [sys.executable, *uvicorn,
                                                "benchmarks.servers.pond_app:app"], ROOT),
-        ServerSpec("pondsocket wsserver", [sys.executable, "-m", "benchmarks.servers.pond_app",
-                                           "{port}"], ROOT),
+        ServerSpec("pondsocket wsserver", wsserver, ROOT),
     ]
+    if include_cluster and shutil.which("redis-server"):
+        out.append(ServerSpec("pondsocket wsserver x2 + redis", wsserver, ROOT, nodes=2))
     if include_upstream:
         python = ensure_upstream_venv()
         out.append(ServerSpec("upstream pondsocket 0.0.7", [str(python), *uvicorn,
@@ -66,34 +74,29 @@ def specs(include_upstream: bool) -> list[ServerSpec]:
     return out
 
 
-class ServerProcess:
-    """A running server: its pid, port, and /proc readings."""
+class _Process:
+    """One process listening on a port, with its /proc readings."""
 
-    def __init__(self, spec: ServerSpec) -> None:
-        self.spec = spec
+    def __init__(self, name: str, command: list[str], cwd: Path, env: dict[str, str]) -> None:
+        self.name = name
         self.port = free_port()
-        command = [part.replace("{port}", str(self.port)) for part in spec.command]
-        env = {**os.environ, "PYTHONPATH": str(ROOT) if spec.cwd == ROOT else ""}
-        self.proc = subprocess.Popen(command, cwd=spec.cwd, env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        command = [part.replace("{port}", str(self.port)) for part in command]
+        self.proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
         self._wait_listening()
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}{self.spec.path}"
 
     def _wait_listening(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.spec.name} exited: "
+                raise RuntimeError(f"{self.name} exited: "
                                    f"{self.proc.stderr.read().decode()[-2000:]}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError(f"{self.spec.name} did not listen within {timeout}s")
+        raise RuntimeError(f"{self.name} did not listen within {timeout}s")
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -109,3 +112,45 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+class ServerProcess:
+    """A running server under test: one process, or a cluster of nodes and their Redis.
+
+    CPU time and RSS are summed over every process of the server (Redis included).
+    """
+
+    def __init__(self, spec: ServerSpec) -> None:
+        self.spec = spec
+        env = {**os.environ, "PYTHONPATH": str(ROOT) if spec.cwd == ROOT else ""}
+        self.processes: list[_Process] = []
+        try:
+            if spec.nodes > 1:
+                redis = _Process("redis-server", ["redis-server", "--port", "{port}", "--save",
+                                                  "", "--appendonly", "no"], ROOT, env)
+                self.processes.append(redis)
+                env["REDIS_URL"] = f"redis://127.0.0.1:{redis.port}"
+            self.nodes = [_Process(spec.name, spec.command, spec.cwd, env)
+                          for _ in range(spec.nodes)]
+            self.processes.extend(self.nodes)
+        except Exception:
+            self.stop()
+            raise
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"ws://127.0.0.1:{node.port}{self.spec.path}" for node in self.nodes]
+
+    @property
+    def url(self) -> str:
+        return self.urls[0]
+
+    def cpu_seconds(self) -> float:
+        return sum(p.cpu_seconds() for p in self.processes)
+
+    def rss_bytes(self) -> int:
+        return sum(p.rss_bytes() for p in self.processes)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.stop()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
 import os
 import sys
 from typing import Any
@@ -46,10 +48,51 @@ def as_asgi(obj: Any) -> Any:
     raise TargetError(f"{type(obj).__name__} is neither a PondSocket nor an ASGI app")
 
 
+def find_pond(app: Any) -> PondSocket | None:
+    """The :class:`PondSocket` an app serves (a :class:`~pondsocket.asgi.PondASGIApp`)."""
+    pond = getattr(app, "pond", None)
+    return pond if isinstance(pond, PondSocket) else None
+
+
+def create_server(app: Any, **settings: Any) -> Any:
+    """A ``uvicorn.Server`` for ``app`` (``settings`` as for ``uvicorn.Config``) that closes
+    the app's PondSocket connections cleanly when it shuts down.
+
+    uvicorn sends the ASGI ``lifespan.shutdown`` event only after every connection has ended:
+    it cuts WebSockets itself (code 1012) and waits for SSE streams, which never end on their
+    own, until ``timeout_graceful_shutdown`` (for ever by default). This server closes the
+    PondSocket first (channels evict their members, WebSocket clients get 1001, SSE streams
+    end), then shuts down as usual.
+    """
+    import uvicorn
+
+    pond = find_pond(app)
+
+    class PondServer(uvicorn.Server):
+        async def shutdown(self, sockets: Any = None) -> None:
+            if pond is not None:
+                try:
+                    await pond.close()
+                except Exception:
+                    logging.getLogger("pondsocket.tools").exception("error while closing")
+            await super().shutdown(sockets)
+
+    return PondServer(uvicorn.Config(app, **settings))
+
+
+def run(app: Any, **settings: Any) -> None:
+    """Serve ``app`` until interrupted (like ``uvicorn.run``, with :func:`create_server`)."""
+    server = create_server(app, **settings)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises a captured SIGINT
+        server.run()
+    if not server.started:
+        sys.exit(3)  # uvicorn's exit status for a failed start-up
+
+
 def uvicorn_settings(app: Any, host: str, port: int, log_level: str) -> dict[str, Any]:
     """uvicorn settings matched to the app's limits."""
-    pond = getattr(app, "pond", None)
-    max_size = pond.options.max_message_size if isinstance(pond, PondSocket) else 1 << 20
+    pond = find_pond(app)
+    max_size = pond.options.max_message_size if pond is not None else 1 << 20
     # Frames up to 4x the limit get a clear 413 error frame; beyond that uvicorn closes (1009).
     return {"host": host, "port": port, "log_level": log_level, "ws_max_size": max_size * 4,
             "lifespan": "on"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pondsocket import ConnectionContext, EventContext, JoinContext, PondSocket
 from pondsocket.asgi import PondASGIApp
 
@@ -24,7 +26,18 @@ async def echo(ctx: EventContext) -> None:
     await ctx.reply("pong", ctx.payload)
 
 
-pond = PondSocket()
+def _pubsub():
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return None
+    from redis.asyncio import Redis
+
+    from pondsocket.distributed import RedisPubSub
+
+    return RedisPubSub(Redis.from_url(url), owns_client=True)
+
+
+pond = PondSocket(pubsub=_pubsub())
 endpoint = pond.create_endpoint("/ws", accept_all)
 lobby = endpoint.create_channel("/bench/:id", join)
 lobby.on_message("msg", relay)

@@ -20,6 +20,11 @@ log = logging.getLogger("pondsocket.asgi")
 MAX_CLOSE_REASON = 123
 
 
+def close_reason(text: str) -> str:
+    """``text`` cut to the bytes a close frame can carry (never in the middle of a character)."""
+    return text.encode()[:MAX_CLOSE_REASON].decode(errors="ignore")
+
+
 class ASGIWebSocketTransport(BaseTransport):
     """A :class:`~pondsocket.BaseTransport` writing to an ASGI ``websocket`` connection."""
 
@@ -38,7 +43,7 @@ class ASGIWebSocketTransport(BaseTransport):
         if self._peer_gone:
             return
         self._peer_gone = True
-        reason = reason.encode()[:MAX_CLOSE_REASON].decode(errors="ignore")
+        reason = close_reason(reason)
         # A peer that stopped reading holds the close frame back (the server waits for its
         # buffers to drain), and with it the cleanup of this connection: wait at most
         # send_timeout, then let the close frame go out in the background.
@@ -70,7 +75,7 @@ async def _deny(scope: Scope, send: Any, status: int, message: str) -> None:
         await send({"type": "websocket.http.response.body", "body": body})
     else:
         await send({"type": "websocket.close", "code": 4000 + status if status < 1000 else status,
-                    "reason": message[:MAX_CLOSE_REASON]})
+                    "reason": close_reason(message)})
 
 
 async def serve_websocket(pond: PondSocket, scope: Scope, receive: Any, send: Any) -> None:
@@ -99,7 +104,7 @@ async def serve_websocket(pond: PondSocket, scope: Scope, receive: Any, send: An
         await endpoint.register_transport(transport, ctx)
     except PondError as err:  # filled up between the check and now
         await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER,
-                    "reason": err.message[:MAX_CLOSE_REASON]})
+                    "reason": close_reason(err.message)})
         return
     try:
         while transport.is_active():

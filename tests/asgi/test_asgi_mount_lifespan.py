@@ -1,0 +1,108 @@
+"""Mounting under Starlette, and what clients see when the server shuts down."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def join_frame(channel: str, request_id: str) -> str:
+    return json.dumps({"action": "JOIN_CHANNEL", "event": "JOIN_CHANNEL",
+                       "channelName": channel, "requestId": request_id, "payload": {}})
+
+
+async def test_mounted_under_starlette(start_server, ws_connect, sse_open, http_client,
+                                       chat_app):
+    async def health(request):
+        return PlainTextResponse("ok")
+
+    pond_app = chat_app()
+    app = Starlette(routes=[Route("/health", health), Mount("/rt", app=pond_app)])
+    server = await start_server(app)
+
+    response = await http_client.get(server.http_url("/health"))
+    assert (response.status_code, response.text) == (200, "ok")
+
+    # WebSocket at the mounted path
+    ada = await ws_connect(server, "/rt/api/socket?name=ada")
+    await ada.join("/room/1")
+    await ada.expect("PRESENCE", "JOIN", "/room/1")
+
+    # SSE at the mounted path, POST to the mounted path
+    stream = await sse_open(server, "/rt/api/socket?name=sam")
+    await stream.expect("CONNECT", "CONNECTION", "GATEWAY")
+    response = await http_client.post(server.http_url("/rt/api/socket"),
+                                      content=join_frame("/room/1", "j"),
+                                      headers={"x-connection-id": stream.token})
+    assert response.status_code == 204
+    await stream.expect("SYSTEM", "ACKNOWLEDGE", "/room/1", "j")
+    await stream.expect("PRESENCE", "JOIN", "/room/1")
+    await ada.expect("PRESENCE", "JOIN", "/room/1")
+    await ada.send_msg("BROADCAST", "/room/1", "shout", {"via": "mount"})
+    await ada.expect("BROADCAST", "shout", "/room/1", payload={"via": "mount"})
+    await stream.expect("BROADCAST", "shout", "/room/1", payload={"via": "mount"})
+
+    # declines keep their real status through the mount
+    with pytest.raises(InvalidStatus) as info:
+        await connect(server.ws_url("/rt/api/socket?token=bad"), open_timeout=5)
+    assert (info.value.response.status_code, info.value.response.body) == (401, b"Invalid token")
+    # the pond's paths are relative to the mount: outside it Starlette answers
+    response = await http_client.post(server.http_url("/api/socket"),
+                                      content=join_frame("/room/1", "x"),
+                                      headers={"x-connection-id": stream.token})
+    assert response.status_code == 404
+    assert pond_app.pond.endpoints[0].connections  # nothing was disturbed
+    response = await http_client.get(server.http_url("/health"))
+    assert response.status_code == 200
+
+
+async def test_pondctl_server_shutdown_closes_clients_1001(start_server, ws_connect, sse_open,
+                                                           chat_app):
+    app = chat_app()
+    # no graceful-shutdown timeout: anything left open would hang the stop (and fail it)
+    server = await start_server(app, pond_server=True, timeout_graceful_shutdown=None)
+    ada = await ws_connect(server, "/api/socket?name=ada")
+    await ada.join("/room/1")
+    await ada.expect("PRESENCE", "JOIN", "/room/1")
+    bob = await ws_connect(server, "/api/socket?name=bob")
+    stream = await sse_open(server, "/api/socket")
+    await stream.expect("CONNECT", "CONNECTION", "GATEWAY")
+
+    await server.stop()
+
+    await ada.expect("SYSTEM", "EVICTED", "/room/1", payload={"reason": "Channel closed"})
+    assert await ada.closed() == (1001, "server shutting down")
+    assert await bob.closed() == (1001, "server shutting down")
+    await stream.ended_cleanly()
+    assert not app.pond.endpoints[0].connections
+
+
+async def test_plain_uvicorn_shutdown(start_server, ws_connect, chat_app):
+    """Under a bare ``uvicorn.Server`` the ASGI lifespan shutdown comes only after uvicorn
+    has closed every WebSocket itself (1012, Service Restart); the pond is closed then."""
+    app = chat_app()
+    closed = []
+    close = app.pond.close
+
+    async def spy() -> None:
+        closed.append(len(app.pond.endpoints[0].connections))
+        await close()
+
+    app.pond.close = spy
+    server = await start_server(app)
+    ada = await ws_connect(server, "/api/socket?name=ada")
+    await ada.join("/room/1")
+    await ada.expect("PRESENCE", "JOIN", "/room/1")
+
+    await server.stop()
+    code, _ = await ada.closed()
+    assert code == 1012
+    assert closed == [0]  # lifespan shutdown ran, after the connection was gone

@@ -1,0 +1,112 @@
+"""A client that stops reading is cut off (1013) without holding anyone else up."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from pondsocket import Options
+
+pytestmark = pytest.mark.timeout(40)
+
+# Incompressible, so that permessage-deflate cannot shrink it.
+BLOB = base64.b64encode(os.urandom(48 * 1024)).decode()
+
+
+def small_buffer_socket(port: int) -> socket.socket:
+    """A connected client socket with a small receive window, so a client that stops reading
+    fills the TCP buffers quickly."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    return sock
+
+
+async def test_stalled_client_is_closed_1013_and_fast_client_gets_everything(
+        start_server, ws_connect, chat_app):
+    options = Options(send_channel_buffer=4, send_timeout=1.0)
+    server = await start_server(chat_app(options))
+    fast = await ws_connect(server, "/api/socket?name=fast")
+    await fast.join("/room/1")
+    await fast.expect("PRESENCE", "JOIN", "/room/1")
+    # max_queue=1: the websockets client stops reading the socket as soon as one message
+    # waits for recv(), which this test does not call while the server broadcasts.
+    slow = await ws_connect(server, "/api/socket?name=slow", max_queue=1,
+                            sock=small_buffer_socket(server.port), compression=None)
+    await slow.join("/room/1")
+    await slow.expect("PRESENCE", "JOIN", "/room/1")
+    await fast.expect("PRESENCE", "JOIN", "/room/1", payload={
+        "presence": [{"name": "fast"}, {"name": "slow"}], "changed": {"name": "slow"}})
+
+    # fast broadcasts big frames and reads each back, until the server reports that slow
+    # left the room (its queue overflowed and it was closed)
+    sent = 0
+    left = None
+    while left is None:
+        assert sent < 400, "the stalled client was never cut off"
+        await fast.send_msg("BROADCAST", "/room/1", "shout", {"i": sent, "blob": BLOB},
+                            request_id=f"s{sent}")
+        while True:
+            frame = await fast.recv()
+            if frame["action"] == "PRESENCE":
+                assert frame["event"] == "LEAVE", frame
+                assert frame["payload"] == {"presence": [{"name": "fast"}],
+                                            "changed": {"name": "slow"}}
+                left = sent
+                continue
+            assert (frame["event"], frame["payload"]["i"]) == ("shout", sent), frame
+            break
+        sent += 1
+
+    # fast kept receiving everything, in order, and is still served
+    await fast.send_msg("BROADCAST", "/room/1", "ping", {}, request_id="p")
+    await fast.expect("SYSTEM", "pong", "/room/1", "p")
+
+    # slow, reading again, finds an in-order prefix of the broadcasts, then the close 1013
+    got = []
+    with pytest.raises(ConnectionClosed):
+        while True:
+            frame = await slow.recv()
+            assert frame["event"] == "shout", frame
+            got.append(frame["payload"]["i"])
+    assert got == list(range(len(got)))
+    assert len(got) < sent
+    assert await slow.closed() == (1013, "outbound queue overflow")
+
+
+async def test_stalled_client_with_room_in_its_queue_is_closed_on_send_timeout(
+        start_server, ws_connect, chat_app):
+    # A queue too big to overflow here: the write that never completes is what closes it.
+    options = Options(send_channel_buffer=100_000, send_timeout=0.5)
+    server = await start_server(chat_app(options))
+    fast = await ws_connect(server, "/api/socket?name=fast")
+    await fast.join("/room/1")
+    await fast.expect("PRESENCE", "JOIN", "/room/1")
+    slow = await ws_connect(server, "/api/socket?name=slow", max_queue=1,
+                            sock=small_buffer_socket(server.port), compression=None)
+    await slow.join("/room/1")
+    await slow.expect("PRESENCE", "JOIN", "/room/1")
+    await fast.expect("PRESENCE", "JOIN", "/room/1")
+
+    # ~10 MB: more than the socket buffers between the server and the stalled client hold
+    count = 150
+    for i in range(count):
+        await fast.send_msg("BROADCAST", "/room/1", "shout", {"i": i, "blob": BLOB},
+                            request_id=f"s{i}")
+        frame = await fast.expect("BROADCAST", "shout", "/room/1")
+        assert frame["payload"]["i"] == i
+    # the stalled write times out; the server forgets slow while it still is not reading
+    await fast.expect("PRESENCE", "LEAVE", "/room/1", payload={
+        "presence": [{"name": "fast"}], "changed": {"name": "slow"}})
+
+    got = []
+    with pytest.raises(ConnectionClosed):
+        while True:
+            got.append((await slow.recv())["payload"]["i"])
+    assert got == list(range(len(got))) and len(got) < count
+    assert await slow.closed() == (1013, "send timeout")
