@@ -97,9 +97,14 @@ async def slow_consumers(server: ServerProcess, args: argparse.Namespace) -> dic
         slow = int(n * slow_share)
         fast = await driver.open_members(server.url, ["/bench/slow"] * (n - slow))
         stalled = await driver.open_members(server.url, ["/bench/slow"] * slow, max_queue=1)
+        rss0 = server.rss_bytes()
         latencies = await driver.paced_latency(fast[1], fast[0], "/bench/slow",
-                                               args.slow_messages, args.slow_rate)
+                                               args.slow_messages, args.slow_rate,
+                                               args.slow_size,
+                                               readers=[fast[0], *fast[2:]])
         result[label] = driver.percentile(latencies, 99) * 1e3
+        if slow:  # memory the server holds for readers that stopped: must stay bounded
+            result["server MB held"] = (server.rss_bytes() - rss0) / 2**20
         await driver.close_all(fast + stalled)
     result["slowdown x"] = result["p99 ms (10% slow)"] / result["p99 ms (all fast)"]
     return result
@@ -175,9 +180,12 @@ def main() -> None:
     args.presence_users = 1000 if full else 100
     args.idle = 5000 if full else 200
     args.requests = 2000 if full else 200
-    args.slow_n = 1000 if full else 100
-    args.slow_messages = 400 if full else 100
-    args.slow_rate = 200.0
+    args.slow_n = 100 if full else 20
+    # Enough bytes (5 MB) for a reader that stopped to fill its socket buffers (the kernel
+    # takes about 4 MB), so that the server itself has to hold or shed what it cannot send.
+    args.slow_messages = 2500 if full else 300
+    args.slow_rate = 500.0
+    args.slow_size = 2000
     try:
         import uvloop
 

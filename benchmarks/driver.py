@@ -126,8 +126,10 @@ async def request_reply(ws: ClientConnection, channel: str, count: int) -> list[
 
 
 async def paced_latency(fast: ClientConnection, publisher: ClientConnection, channel: str,
-                        messages: int, rate: float) -> list[float]:
-    """Publish ``messages`` at ``rate`` per second; the fast subscriber's delivery latencies."""
+                        messages: int, rate: float, size: int = 200,
+                        readers: list[ClientConnection] = ()) -> list[float]:
+    """Publish ``messages`` at ``rate`` per second; the fast subscriber's delivery latencies.
+    ``readers`` (the publisher among them) read and discard everything they receive."""
     latencies: list[float] = []
     done = asyncio.Event()
 
@@ -141,18 +143,25 @@ async def paced_latency(fast: ClientConnection, publisher: ClientConnection, cha
                     return
 
     reader = asyncio.create_task(read())
+    others = [asyncio.create_task(_discard(ws)) for ws in readers]
     interval = 1.0 / rate
     next_at = time.perf_counter()
     for _ in range(messages):
         await publisher.send(_frame("BROADCAST", channel, "msg", {"t": time.perf_counter(),
-                                                                  "pad": "x" * 200}))
+                                                                  "pad": "x" * size}))
         next_at += interval
         await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
     try:
         await asyncio.wait_for(done.wait(), 60)
     finally:
-        reader.cancel()
+        for task in (reader, *others):
+            task.cancel()
     return latencies
+
+
+async def _discard(ws: ClientConnection) -> None:
+    async for _ in ws:
+        pass
 
 
 def percentile(values: list[float], q: float) -> float:
