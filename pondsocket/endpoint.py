@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -217,12 +218,17 @@ class Endpoint:
         return len(self._connections)
 
     async def close(self) -> None:
-        """Stop accepting connections, close every connection and channel."""
+        """Stop accepting connections, close every connection (1001), then the channels.
+
+        Connections go first so that a restart looks like one to clients: they reconnect and
+        rejoin, while an ``EVICTED`` frame would end their channels for good. Members leave
+        with reason ``connection_closed``.
+        """
         self._closed = True
+        await asyncio.gather(*(connection.transport.close(1001, "server shutting down")
+                               for connection in list(self._connections.values())))
         for lobby in self._lobbies:
             await lobby.close()
-        for connection in list(self._connections.values()):
-            await connection.transport.close(1001, "server shutting down")
 
     async def _on_transport_closed(self, transport: Transport) -> None:
         user_id = transport.get_id()

@@ -1,4 +1,5 @@
-"""``pondctl``: serve, run the demo, and (soon) talk to PondSocket servers."""
+"""``pondctl``: serve, run the demo, and talk to PondSocket servers (the client commands are
+in :mod:`pondsocket_tools.cli_client`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import click
 from rich.console import Console
 from rich.panel import Panel
 
-from .serve import TargetError, load_target, uvicorn_settings
+from .serve import TargetError, load_target, run, uvicorn_settings
 
 console = Console(stderr=True)
 
@@ -54,7 +55,7 @@ def serve(target: str, host: str, port: int, reload: bool, log_level: str) -> No
         uvicorn.run("pondsocket_tools.serve:_reload_app", factory=True, reload=True,
                     reload_dirs=["."], **settings)
         return
-    uvicorn.run(app, **settings)
+    run(app, **settings)
 
 
 @main.command()
@@ -70,8 +71,6 @@ def demo(host: str, port: int, log_level: str) -> None:
     Then, in another terminal:
       pondctl join /chat/lobby
     """
-    import uvicorn
-
     from .demo import ENDPOINT, create_app
 
     app = create_app()
@@ -85,7 +84,13 @@ def demo(host: str, port: int, log_level: str) -> None:
         f"SSE:       GET http://{host}:{port}{ENDPOINT}?token=demo "
         "with Accept: text/event-stream\n\n"
         "Press Ctrl+C to stop.", title="pondctl demo", border_style="green"))
-    uvicorn.run(app, **uvicorn_settings(app, host, port, log_level))
+    run(app, **uvicorn_settings(app, host, port, log_level))
+
+
+# The client commands: connect, join, send, request, presence, listen.
+from .cli_client import register as _register_client_commands  # noqa: E402
+
+_register_client_commands(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

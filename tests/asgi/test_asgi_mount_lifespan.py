@@ -78,7 +78,7 @@ async def test_pondctl_server_shutdown_closes_clients_1001(start_server, ws_conn
 
     await server.stop()
 
-    await ada.expect("SYSTEM", "EVICTED", "/room/1", payload={"reason": "Channel closed"})
+    # A restart must not look like an eviction: no EVICTED, the client reconnects and rejoins.
     assert await ada.closed() == (1001, "server shutting down")
     assert await bob.closed() == (1001, "server shutting down")
     await stream.ended_cleanly()

@@ -1,0 +1,229 @@
+"""The interactive ``pondctl join`` session: live messages and presence, typed lines sent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import threading
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from pondsocket_tools.client import (
+    Channel,
+    ConnectionState,
+    PondClient,
+    PondClientError,
+    StateChange,
+)
+from pondsocket_tools.client.transport import redact
+
+from . import exitcodes
+from .common import make_client
+from .config import ConfigError, Settings, parse_json_object
+from .output import (
+    clock,
+    compact,
+    format_event,
+    presence_table,
+    state_line,
+    status,
+    stderr_console,
+    stdout_console,
+)
+
+HELP = """\
+  <text>                 send the text as {event} {{"{key}": "<text>"}}
+  /event NAME [JSON]     send event NAME with a JSON object payload
+  /request NAME [JSON]   send NAME and show the server's reply
+  /presence              show who is in the channel
+  /leave                 leave the channel and exit
+  /quit                  disconnect and exit (Ctrl+D too)
+  /help                  this help
+  //text                 send text that starts with /"""
+
+_QUIT = "quit"
+
+
+def stdin_lines() -> asyncio.Queue[str | None]:
+    """Lines typed on standard input, read by a daemon thread (``None`` at end of input).
+
+    A thread works for terminals, pipes and test runners alike, and being a daemon it never
+    holds up the exit while blocked in a read.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+    stream = sys.stdin
+
+    def put(item: str | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    def read() -> None:
+        try:
+            while True:
+                line = stream.readline()
+                if not line:
+                    break
+                put(line.rstrip("\r\n"))
+        except (OSError, ValueError):
+            pass
+        put(None)
+
+    threading.Thread(target=read, name="pondctl-stdin", daemon=True).start()
+    return queue
+
+
+class Session:
+    """One interactive session on one channel."""
+
+    def __init__(self, client: PondClient, chat: Channel, event_name: str, text_key: str,
+                 out: Console, err: Console, timeout: float) -> None:
+        self.client = client
+        self.chat = chat
+        self.event_name = event_name
+        self.text_key = text_key
+        self.out = out
+        self.err = err
+        self.timeout = timeout
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def note(self, text: str, style: str = "dim") -> None:
+        status(self.out, text, style)
+
+    def error(self, text: str) -> None:
+        self.out.print(Text(f"[{clock()}] ", style="dim") + Text("✗ " + text, style="red"))
+
+    async def handle(self, line: str) -> str | None:
+        """Act on one typed line; returns ``"quit"`` to end the session."""
+        if not line.strip():
+            return None
+        if line.startswith("//"):
+            await self._send_text(line[1:])
+            return None
+        if not line.startswith("/"):
+            await self._send_text(line)
+            return None
+        command, _, rest = line[1:].partition(" ")
+        command = command.lower()
+        if command in ("quit", "exit", "q"):
+            return _QUIT
+        if command == "leave":
+            await self.chat.leave()
+            self.note(f"left {self.chat.name}")
+            return _QUIT
+        if command in ("help", "?"):
+            self.out.print(Text(HELP.format(event=self.event_name, key=self.text_key)))
+            return None
+        if command in ("presence", "who"):
+            self.out.print(presence_table(self.chat.name, self.chat.presence))
+            return None
+        if command in ("event", "send", "request", "req"):
+            name, _, raw = rest.strip().partition(" ")
+            if not name:
+                self.error(f"usage: /{command} NAME [JSON]")
+                return None
+            try:
+                payload = parse_json_object(raw.strip() or "{}")
+            except ConfigError as exc:
+                self.error(str(exc))
+                return None
+            if command in ("event", "send"):
+                await self._guarded(self.chat.send(name, payload))
+            else:
+                self._spawn(self._request(name, payload))
+            return None
+        self.error(f"unknown command /{command}; /help lists the commands")
+        return None
+
+    async def _send_text(self, text: str) -> None:
+        await self._guarded(self.chat.send(self.event_name, {self.text_key: text}))
+
+    async def _guarded(self, operation: Any) -> None:
+        try:
+            await operation
+        except PondClientError as exc:
+            self.error(str(exc))
+
+    async def _request(self, name: str, payload: dict[str, Any]) -> None:
+        try:
+            reply = await self.chat.request(name, payload, timeout=self.timeout)
+        except PondClientError as exc:
+            self.error(f"{name}: {exc}")
+            return
+        self.out.print(Text(f"[{clock(reply.received_at)}] ", style="dim")
+                       + Text(f"↩ {reply.event} ", style="bold yellow")
+                       + Text(compact(reply.payload)))
+
+    async def _settle(self) -> None:
+        """Let requests still waiting for their reply finish (bounded by the timeout)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=self.timeout)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def show_events(self) -> None:
+        """Print messages and presence until the channel ends (raising its reason)."""
+        async for item in self.chat.events():
+            self.out.print(format_event(item))
+
+    async def run(self) -> int:
+        lines = stdin_lines()
+        printer = asyncio.ensure_future(self.show_events())
+        try:
+            while True:
+                next_line = asyncio.ensure_future(lines.get())
+                await asyncio.wait({next_line, printer}, return_when=asyncio.FIRST_COMPLETED)
+                if printer.done():
+                    next_line.cancel()
+                    printer.result()  # raises why the channel ended
+                    return exitcodes.OK
+                line = next_line.result()
+                if line is None:  # end of input: leave (what was sent is answered first)
+                    await self._settle()
+                    await self.chat.leave()
+                    break
+                if await self.handle(line) == _QUIT:
+                    await self._settle()
+                    break
+            # Show what already arrived before going.
+            await self.client.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(printer, 2.0)
+            return exitcodes.OK
+        finally:
+            printer.cancel()
+            for task in list(self._tasks):
+                task.cancel()
+
+
+async def interactive_join(settings: Settings, channel: str, event_name: str,
+                           text_key: str) -> int:
+    """``pondctl join``: connect, join, then chat until /quit, /leave, EOF or eviction."""
+    out, err = stdout_console(), stderr_console()
+    client = make_client(settings, reconnect=True)
+
+    def changed(change: StateChange) -> None:
+        line = state_line(change, client.connects)
+        if line is not None and change.state is not ConnectionState.CLOSED:
+            status(out, *line)  # giving up ends the session with the error instead
+
+    client.on_state_change(changed)
+    try:
+        chat = await client.join(channel, settings.join_params)
+        chat.on_join(lambda c: status(out, f"rejoined {c.name}", "green")
+                     if c.joins > 1 else None)
+        out.print(Text("Joined ", style="bold green") + Text(channel, style="bold")
+                  + Text(f" on {redact(client.url)} as {client.user_id or '?'}", style="dim"))
+        out.print(Text(f"Type a message and press Enter ({event_name} "
+                       f'{{"{text_key}": ...}}); /help for commands, /quit to exit.',
+                       style="dim"))
+        session = Session(client, chat, event_name, text_key, out, err, settings.timeout)
+        return await session.run()
+    finally:
+        await client.close()
