@@ -64,16 +64,28 @@ def serve(target: str, host: str, port: int, reload: bool, log_level: str) -> No
               type=click.IntRange(0, 65535), help="Port to bind.")
 @click.option("--log-level", default="warning", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def demo(host: str, port: int, log_level: str) -> None:
+@click.option("--redis", "redis_url", metavar="URL", envvar="PONDSOCKET_REDIS_URL",
+              help="Run as a cluster node over this Redis (e.g. redis://127.0.0.1:6379); "
+                   "demos on other ports with the same Redis share the rooms.")
+def demo(host: str, port: int, log_level: str, redis_url: str | None) -> None:
     """Run the built-in chat demo (token auth, /chat/:room with presence).
 
     \b
     Then, in another terminal:
       pondctl join /chat/lobby
+    \b
+    Two nodes sharing rooms through Redis:
+      pondctl demo --port 8765 --redis redis://127.0.0.1:6379
+      pondctl demo --port 8766 --redis redis://127.0.0.1:6379
     """
     from .demo import ENDPOINT, create_app
 
-    app = create_app()
+    try:
+        app = create_app(redis_url)
+    except ImportError:
+        raise click.UsageError(
+            '--redis needs the redis extra: pip install "pondsocket[redis]"') from None
+    cluster = f"\nCluster:   node of [cyan]{redis_url}[/]" if redis_url else ""
     url = f"ws://{host}:{port}{ENDPOINT}"
     console.print(Panel.fit(
         f"[bold green]PondSocket demo[/] listening on [bold]{url}[/]\n\n"
@@ -82,7 +94,7 @@ def demo(host: str, port: int, log_level: str) -> None:
         "Events:    [cyan]message[/] {text}, [cyan]ping[/] (replies pong), "
         "[cyan]status[/] {status}, [cyan]kick[/] {name} (moderators)\n"
         f"SSE:       GET http://{host}:{port}{ENDPOINT}?token=demo "
-        "with Accept: text/event-stream\n\n"
+        f"with Accept: text/event-stream{cluster}\n\n"
         "Press Ctrl+C to stop.", title="pondctl demo", border_style="green"))
     run(app, **uvicorn_settings(app, host, port, log_level))
 

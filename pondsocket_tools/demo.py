@@ -18,6 +18,7 @@ from pondsocket import (
     ConnectionContext,
     EventContext,
     JoinContext,
+    Options,
     PondSocket,
     bad_request,
     forbidden,
@@ -84,8 +85,23 @@ def build_pond(pond: PondSocket | None = None) -> PondSocket:
     return pond
 
 
-def create_app():
-    """The demo as an ASGI app (``uvicorn --factory pondsocket_tools.demo:create_app``)."""
+def create_app(redis_url: str | None = None):
+    """The demo as an ASGI app (``uvicorn --factory pondsocket_tools.demo:create_app``).
+
+    With ``redis_url`` (or ``PONDSOCKET_REDIS_URL`` in the environment) the demo is a cluster
+    node: run several on different ports with the same Redis and they share the rooms.
+    """
+    import os
+
     from pondsocket.asgi import PondASGIApp
 
-    return PondASGIApp(build_pond())
+    redis_url = redis_url or os.environ.get("PONDSOCKET_REDIS_URL")
+    pond = None
+    if redis_url:
+        from redis.asyncio import Redis
+
+        from pondsocket.distributed import RedisPubSub
+
+        pond = PondSocket(pubsub=RedisPubSub(Redis.from_url(redis_url), owns_client=True),
+                          options=Options(heartbeat_interval=5, heartbeat_timeout=15))
+    return PondASGIApp(build_pond(pond))
