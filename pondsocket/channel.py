@@ -477,8 +477,11 @@ class Channel:
                     if r.node_id == node_id and uid not in listed]:
             await self._remote_left(uid)
         for user in users:
+            presence = user.get("presence") or None
             await self._remote_joined(user["id"], node_id, user.get("assigns") or {},
-                                      user.get("presence") or None)
+                                      presence)
+            if presence is None:  # untracked meanwhile
+                await self._remote_presence_removed(user["id"])
 
     async def _drop_node(self, node_id: str) -> None:
         """A node died: its members leave (presence LEAVE to local members)."""

@@ -47,6 +47,7 @@ VERSION = 1
 HEARTBEAT_CHANNEL = "__heartbeat__"
 OUTBOX_LIMIT = 10_000
 DEDUPE_WINDOW = 16_384
+DEAD_NODES_KEPT = 1_024
 _SIGNED = b"HMAC-SHA256 "
 
 _encode = msgspec.json.Encoder().encode
@@ -80,6 +81,7 @@ class ClusterNode:
         self._channels: dict[tuple[str, str], Channel] = {}
         self._last_seen: dict[str, float] = {}
         self._seen_ids: OrderedDict[str, None] = OrderedDict()
+        self._dead: OrderedDict[str, None] = OrderedDict()  # nodes declared dead, newest last
         self._outbox: deque[tuple[str, bytes]] = deque()
         self._wakeup: asyncio.Future[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -146,11 +148,7 @@ class ClusterNode:
         if self._secret is not None:
             digest = hmac.new(self._secret, body, hashlib.sha256).hexdigest().encode()
             body = _SIGNED + digest + b" " + body
-        if kind == T.NODE_HEARTBEAT:
-            topic = format_heartbeat_topic(namespace=self.namespace, prefix=self.prefix)
-        else:
-            topic = format_message_topic(endpoint, channel_name, namespace=self.namespace,
-                                         prefix=self.prefix)
+        topic = self._topic(kind, endpoint, channel_name)
         if len(self._outbox) >= OUTBOX_LIMIT:
             self._outbox.popleft()
             self.dropped += 1
@@ -160,6 +158,12 @@ class ClusterNode:
         waiter, self._wakeup = self._wakeup, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def _topic(self, kind: Any, endpoint: str, channel_name: str) -> str:
+        if kind == T.NODE_HEARTBEAT:
+            return format_heartbeat_topic(namespace=self.namespace, prefix=self.prefix)
+        return format_message_topic(endpoint, channel_name, namespace=self.namespace,
+                                    prefix=self.prefix)
 
     async def _publisher(self) -> None:
         """Publish the outbox in order; while the pub/sub is down, wait and retry."""
@@ -249,6 +253,10 @@ class ClusterNode:
                 return
             message_id = message["messageId"]
             source = message["sourceNodeId"]
+            if topic != self._topic(message.get("type"), message.get("endpointName", ""),
+                                    message.get("channelName", "")):
+                # Another namespace whose name starts with ours and ":" ("a:b" for "a").
+                return
         except (msgspec.DecodeError, KeyError, AttributeError, TypeError):
             self.rejected += 1
             return
@@ -260,6 +268,11 @@ class ClusterNode:
             self._seen_ids.popitem(last=False)
         self.received += 1
         self._last_seen[source] = time.monotonic()
+        if source in self._dead:  # it was only silent (frozen, cut off): learn its members again
+            del self._dead[source]
+            log.warning("node %s declared dead is back: asking for its state", source)
+            for channel in list(self._channels.values()):
+                self._channel_send(channel, T.STATE_REQUEST, {"fromNode": self.node_id})
         if message.get("type") == T.NODE_HEARTBEAT:
             return
         channel = self._channels.get((message.get("endpointName", ""),
@@ -331,6 +344,9 @@ class ClusterNode:
                 if now - seen > self.heartbeat_timeout]
         for node in dead:
             del self._last_seen[node]
+            self._dead[node] = None
+            if len(self._dead) > DEAD_NODES_KEPT:
+                self._dead.popitem(last=False)
             log.warning("node %s is silent for over %.1fs: its members leave", node,
                         self.heartbeat_timeout)
             for channel in list(self._channels.values()):
