@@ -341,7 +341,7 @@ class Channel:
         request_id = request_id or new_request_id()
         count = await self._deliver(ServerActions.BROADCAST, event_name, payload,
                                     self._recipients(recipients), request_id)
-        if self._cluster is not None and self._remote:
+        if self._cluster is not None:  # always: members elsewhere may not be known yet
             self._cluster.user_message(self, event_name, payload, recipients, request_id)
         self.messages_broadcast += 1
         self._lobby._report_broadcast(self, event_name, count)

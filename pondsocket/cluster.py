@@ -10,7 +10,12 @@ Beyond the protocol's minimum it:
 * drops duplicates by ``messageId``;
 * answers ``STATE_REQUEST`` with an authoritative ``STATE_RESPONSE``: a node's list replaces
   what others knew of it, so members missed during an outage leave or appear;
-* resynchronises every channel after the pub/sub reconnects;
+* resynchronises every channel after the pub/sub reconnects, and publishes again the recent
+  broadcasts and evictions that peers may have missed meanwhile (receivers drop the copies
+  they already had);
+* asks again for the members of a node it had declared dead as soon as it hears from it,
+  and drops the members of a node that restarted under the same ``node_id`` (heartbeats
+  carry a per-process ``incarnation``);
 * makes the members of a node that stopped sending heartbeats leave (presence ``LEAVE``
   frames to clients) within ``heartbeat_timeout``;
 * publishes ``USER_LEFT`` on every removal, evictions included, so peers never keep ghosts;
@@ -48,6 +53,12 @@ HEARTBEAT_CHANNEL = "__heartbeat__"
 OUTBOX_LIMIT = 10_000
 DEDUPE_WINDOW = 16_384
 DEAD_NODES_KEPT = 1_024
+# Messages whose loss a state snapshot cannot repair: kept a while to be published again
+# (same bytes, so receivers that had them drop the copy) when a node resubscribes.
+REPLAYED = frozenset({T.USER_MESSAGE, T.EVICT_USER, T.USER_REMOVE})
+REPLAY_LIMIT = 4_096
+REPLAY_MAX_AGE_MS = 600_000
+CLOCK_SKEW_MS = 2_000
 _SIGNED = b"HMAC-SHA256 "
 
 _encode = msgspec.json.Encoder().encode
@@ -72,6 +83,8 @@ class ClusterNode:
         self.pond = pond
         self.pubsub = pubsub
         self.node_id = pond.node_id
+        # Tells a restarted process from the old one when node ids are fixed (heartbeats).
+        self.incarnation = uuid.uuid4().hex
         self.namespace = options.namespace
         self.prefix = options.key_prefix
         self.heartbeat_interval = options.heartbeat_interval
@@ -82,7 +95,12 @@ class ClusterNode:
         self._last_seen: dict[str, float] = {}
         self._seen_ids: OrderedDict[str, None] = OrderedDict()
         self._dead: OrderedDict[str, None] = OrderedDict()  # nodes declared dead, newest last
+        self._incarnations: dict[str, str] = {}  # live node -> its process's incarnation
         self._outbox: deque[tuple[str, bytes]] = deque()
+        # (timestamp ms, (endpoint, channel), topic, body) of recent REPLAYED messages
+        self._recent: deque[tuple[int, tuple[str, str], str, bytes]] = deque(
+            maxlen=REPLAY_LIMIT)
+        self._heard_at = int(time.time() * 1000)  # wall-clock ms: last message from a peer
         self._wakeup: asyncio.Future[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._started: asyncio.Task[None] | None = None
@@ -103,6 +121,7 @@ class ClusterNode:
         """Subscribe and start the publisher and heartbeat tasks (idempotent)."""
         if self._started is None:
             self._started = asyncio.get_running_loop().create_task(self._start())
+            self._send_heartbeat(starting=True)  # the first message of this incarnation
         return self._started
 
     async def _start(self) -> None:
@@ -112,7 +131,6 @@ class ClusterNode:
             on_reconnect(self._resync)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._publisher()), loop.create_task(self._heartbeat())]
-        self._send(HEARTBEAT_CHANNEL, "", T.NODE_HEARTBEAT, {"nodeId": self.node_id})
 
     async def close(self) -> None:
         self._closed = True
@@ -138,26 +156,40 @@ class ClusterNode:
     # -- outbound ------------------------------------------------------------------------
 
     def _send(self, channel_name: str, endpoint: str, kind: str, fields: dict[str, Any]) -> None:
+        timestamp = int(time.time() * 1000)
         envelope = {
             "protocol": PROTOCOL, "version": VERSION, "type": str(kind),
             "messageId": uuid.uuid4().hex, "sourceNodeId": self.node_id,
             "endpointName": endpoint, "channelName": channel_name,
-            "timestamp": int(time.time() * 1000), **fields,
+            "timestamp": timestamp, **fields,
         }
         body = _encode(envelope)
         if self._secret is not None:
             digest = hmac.new(self._secret, body, hashlib.sha256).hexdigest().encode()
             body = _SIGNED + digest + b" " + body
         topic = self._topic(kind, endpoint, channel_name)
+        if kind in REPLAYED:
+            self._recent.append((timestamp, (endpoint, channel_name), topic, body))
+        self._enqueue(topic, body)
+
+    def _enqueue(self, topic: str, body: bytes) -> None:
+        if self._started is None:
+            self.start()
         if len(self._outbox) >= OUTBOX_LIMIT:
             self._outbox.popleft()
             self.dropped += 1
         self._outbox.append((topic, body))
-        if self._started is None:
-            self.start()
         waiter, self._wakeup = self._wakeup, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def _replay(self, key: tuple[str, str], since: int) -> None:
+        """Publish again this node's recent REPLAYED messages of channel ``key`` sent at or
+        after ``since`` (wall-clock ms; at most ``REPLAY_MAX_AGE_MS`` back)."""
+        since = max(since, int(time.time() * 1000) - REPLAY_MAX_AGE_MS)
+        for timestamp, channel_key, topic, body in list(self._recent):
+            if channel_key == key and timestamp >= since:
+                self._enqueue(topic, body)
 
     def _topic(self, kind: Any, endpoint: str, channel_name: str) -> str:
         if kind == T.NODE_HEARTBEAT:
@@ -268,12 +300,20 @@ class ClusterNode:
             self._seen_ids.popitem(last=False)
         self.received += 1
         self._last_seen[source] = time.monotonic()
+        self._heard_at = int(time.time() * 1000)
         if source in self._dead:  # it was only silent (frozen, cut off): learn its members again
             del self._dead[source]
             log.warning("node %s declared dead is back: asking for its state", source)
             for channel in list(self._channels.values()):
                 self._channel_send(channel, T.STATE_REQUEST, {"fromNode": self.node_id})
         if message.get("type") == T.NODE_HEARTBEAT:
+            incarnation = message.get("incarnation")
+            if isinstance(incarnation, str):
+                previous = self._incarnations.get(source)
+                self._incarnations[source] = incarnation
+                if message.get("starting") or previous not in (None, incarnation):
+                    # A new process under that id: what we hold of it is the old one's.
+                    await self._node_restarted(source, ask=not message.get("starting"))
             return
         channel = self._channels.get((message.get("endpointName", ""),
                                       message.get("channelName", "")))
@@ -312,6 +352,9 @@ class ClusterNode:
             if uid in channel.members:
                 await channel.remove_user(uid, LeaveReason.EVICTED)
         elif kind == T.STATE_REQUEST:
+            since = m.get("since")
+            if isinstance(since, int):  # a peer resubscribed: what it may have missed
+                self._replay((m["endpointName"], m["channelName"]), since)
             if channel.members:
                 self._channel_send(channel, T.STATE_RESPONSE, {"users": channel._local_state()})
         elif kind == T.STATE_RESPONSE:
@@ -326,10 +369,32 @@ class ClusterNode:
 
     # -- liveness and resynchronisation --------------------------------------------------
 
+    def _send_heartbeat(self, *, starting: bool = False) -> None:
+        fields: dict[str, Any] = {"nodeId": self.node_id, "incarnation": self.incarnation}
+        if starting:
+            fields["starting"] = True
+        self._send(HEARTBEAT_CHANNEL, HEARTBEAT_CHANNEL, T.NODE_HEARTBEAT, fields)
+
+    async def _node_restarted(self, node: str, *, ask: bool) -> None:
+        """Drop the members of ``node``'s previous process; with ``ask``, ask for the current
+        one's (it may have announced some before we noticed the restart)."""
+        for channel in list(self._channels.values()):
+            if any(r.node_id == node for r in channel.remote_members.values()):
+                log.warning("node %s restarted: its former members leave", node)
+                await channel._drop_node(node)
+            if ask:
+                self._channel_send(channel, T.STATE_REQUEST, {"fromNode": self.node_id})
+
     async def _heartbeat(self) -> None:
+        # Sweep eight times per timeout, so that a dead node's members leave at most
+        # heartbeat_timeout * 1.125 after its last message.
+        period = min(self.heartbeat_interval, self.heartbeat_timeout / 8)
+        next_beat = time.monotonic() + self.heartbeat_interval
         while True:
-            await asyncio.sleep(self.heartbeat_interval)
-            self._send(HEARTBEAT_CHANNEL, "", T.NODE_HEARTBEAT, {"nodeId": self.node_id})
+            await asyncio.sleep(period)
+            if time.monotonic() >= next_beat:
+                self._send_heartbeat()
+                next_beat += self.heartbeat_interval
             await self.sweep()
 
     async def sweep(self) -> None:
@@ -344,6 +409,7 @@ class ClusterNode:
                 if now - seen > self.heartbeat_timeout]
         for node in dead:
             del self._last_seen[node]
+            self._incarnations.pop(node, None)
             self._dead[node] = None
             if len(self._dead) > DEAD_NODES_KEPT:
                 self._dead.popitem(last=False)
@@ -353,12 +419,20 @@ class ClusterNode:
                 await channel._drop_node(node)
 
     async def _resync(self) -> None:
-        """After a pub/sub outage: ask for every channel's state and announce ours."""
+        """After a pub/sub outage: ask for every channel's state and announce ours.
+
+        Messages published during the outage may have reached Redis before a peer's
+        subscription was back, and Redis keeps nothing: our recent ones are published again
+        now, and ``since`` asks the peers for theirs (duplicates are dropped by id).
+        """
         now = time.monotonic()
         for node in self._last_seen:  # they could not reach us either: a fresh grace period
             self._last_seen[node] = now
-        for channel in list(self._channels.values()):
-            self._channel_send(channel, T.STATE_REQUEST, {"fromNode": self.node_id})
+        since = self._heard_at - CLOCK_SKEW_MS  # from when we may have stopped hearing
+        for key, channel in list(self._channels.items()):
+            self._replay(key, since)
+            self._channel_send(channel, T.STATE_REQUEST, {"fromNode": self.node_id,
+                                                          "since": since})
             self._channel_send(channel, T.STATE_RESPONSE, {"users": channel._local_state()})
 
     @property

@@ -1,0 +1,58 @@
+"""The application the multi-process cluster tests serve.
+
+``uvicorn tests.cluster.app:app`` with ``REDIS_URL`` (required), ``NODE_ID``,
+``HEARTBEAT_INTERVAL``, ``HEARTBEAT_TIMEOUT`` and ``CLUSTER_SECRET`` in the environment.
+Endpoint ``/api/socket``; channel ``/chat/:room`` tracks ``{"name"}`` from the join payload;
+``message`` is broadcast to every member, ``kick`` evicts ``payload["ids"]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from redis.asyncio import Redis
+
+from pondsocket import ConnectionContext, EventContext, JoinContext, Options, PondSocket
+from pondsocket.asgi import PondASGIApp
+from pondsocket.distributed import RedisPubSub
+
+logging.basicConfig(level=logging.WARNING,
+                    format="%(asctime)s %(name)s %(levelname)s %(message)s")
+logging.getLogger("pondsocket").setLevel(logging.INFO)
+
+
+async def on_connect(ctx: ConnectionContext) -> None:
+    ctx.accept()
+
+
+async def on_join(ctx: JoinContext) -> None:
+    await ctx.accept()
+    await ctx.track({"name": ctx.join_params.get("name", ctx.user_id)})
+
+
+async def on_message(ctx: EventContext) -> None:
+    await ctx.broadcast("message", ctx.payload)
+
+
+async def on_kick(ctx: EventContext) -> None:
+    await ctx.evict(ctx.payload.get("reason", "kicked"), *ctx.payload["ids"])
+
+
+def build() -> PondSocket:
+    env = os.environ
+    pubsub = RedisPubSub(Redis.from_url(env["REDIS_URL"]), owns_client=True)
+    options = Options(node_id=env.get("NODE_ID", ""),
+                      heartbeat_interval=float(env.get("HEARTBEAT_INTERVAL", "0.5")),
+                      heartbeat_timeout=float(env.get("HEARTBEAT_TIMEOUT", "5")),
+                      cluster_secret=env.get("CLUSTER_SECRET") or None)
+    pond = PondSocket(pubsub=pubsub, options=options)
+    endpoint = pond.create_endpoint("/api/socket", on_connect)
+    lobby = endpoint.create_channel("/chat/:room", on_join)
+    lobby.on_message("message", on_message)
+    lobby.on_message("kick", on_kick)
+    return pond
+
+
+pond = build()
+app = PondASGIApp(pond)

@@ -1,0 +1,111 @@
+"""Fixtures for the cluster tests.
+
+* In-process: ``make_node(name, **options)`` builds a PondSocket node on a shared
+  :class:`~pondsocket.LocalBus` (``bus``), as several processes would share one Redis.
+* Real processes: ``redis_server`` (a ``redis-server`` on a free port, restartable on that
+  port), ``spawn_nodes`` (uvicorn processes serving ``tests/cluster/app.py``) and
+  ``ws_client`` (``websockets`` clients that record every frame). Everything started is
+  stopped at the end of the test, clients first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+
+from pondsocket import LocalBus, LocalPubSub
+from tests.cluster.inproc import Node
+from tests.cluster.procs import NodeProcess, RedisServer, TcpProxy, WSClient
+
+
+@pytest.fixture
+async def bus() -> AsyncIterator[LocalBus]:
+    yield LocalBus()
+
+
+@pytest.fixture
+async def make_node(bus: LocalBus) -> AsyncIterator[Callable[..., Node]]:
+    nodes: list[Node] = []
+
+    def factory(name: str, **options: Any) -> Node:
+        node = Node(bus, name, **options)
+        nodes.append(node)
+        return node
+
+    yield factory
+    for node in nodes:
+        await node.pond.close()
+
+
+@pytest.fixture
+async def spy(bus: LocalBus) -> AsyncIterator[LocalPubSub]:
+    """A bare client of the bus: to watch and to inject raw node-to-node messages."""
+    client = LocalPubSub(bus=bus)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def spawn_nodes(redis_server: RedisServer) -> AsyncIterator[Callable[..., Any]]:
+    """``await spawn_nodes(count, **env)``: uvicorn processes of tests.cluster.app, ready."""
+    started: list[NodeProcess] = []
+
+    async def spawn(count: int, redis_urls: list[str] | None = None,
+                    **env: Any) -> list[NodeProcess]:
+        urls = redis_urls or [redis_server.url] * count
+        nodes = [NodeProcess(f"node{len(started) + i + 1}", urls[i], env)
+                 for i in range(count)]
+        started.extend(nodes)
+        for node in nodes:
+            node.start()
+        for node in nodes:
+            await node.wait_ready()
+        return nodes
+
+    yield spawn
+    # In threads: the test's event loop must keep running (a TcpProxy relays in it).
+    await asyncio.gather(*(asyncio.to_thread(node.stop) for node in started))
+    for node in started:
+        node.print_log_tail()
+
+
+@pytest.fixture
+async def ws_client(spawn_nodes: Any) -> AsyncIterator[Callable[..., Any]]:
+    # Depends on spawn_nodes so that clients close before the servers stop.
+    clients: list[WSClient] = []
+
+    async def open_client(node: NodeProcess, label: str = "") -> WSClient:
+        client = await WSClient.open(node, label)
+        clients.append(client)
+        return client
+
+    yield open_client
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
+async def redis_proxy(redis_server: RedisServer) -> AsyncIterator[Callable[[], Any]]:
+    """``await redis_proxy()``: a TcpProxy to the test's Redis (closed at the end)."""
+    proxies: list[TcpProxy] = []
+
+    async def make() -> TcpProxy:
+        proxy = TcpProxy(redis_server.port)
+        await proxy.start()
+        proxies.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in proxies:
+        await proxy.stop()

@@ -1,0 +1,234 @@
+"""In-process cluster nodes (PondSockets sharing a LocalBus) and clients reading their frames.
+
+Everything waits for frames with a bound; nothing sleeps to synchronise. A *fence* is a
+broadcast sent after the traffic under test: frames reach a connection in the order the
+nodes published them, so once a client has the fence it has every earlier frame too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from pondsocket import (
+    EventContext,
+    JoinContext,
+    LocalBus,
+    LocalPubSub,
+    Options,
+    PondSocket,
+)
+from pondsocket.channel import Channel
+from tests.core.helpers import accept_connection, connect, event_msg, join_msg, leave_msg
+
+CHAN = "/chat/1"
+WAIT = 3.0  # bound for any single awaited frame or condition
+
+_tokens = itertools.count(1)
+
+
+async def on_join(ctx: JoinContext) -> None:
+    params = ctx.join_params
+    await ctx.accept(params.get("assigns") or None)
+    if params.get("track", True):
+        await ctx.track({"name": params.get("name", ctx.user_id)})
+
+
+async def on_message(ctx: EventContext) -> None:
+    await ctx.broadcast("message", ctx.payload)
+
+
+async def on_from(ctx: EventContext) -> None:
+    await ctx.broadcast_from("message", ctx.payload)
+
+
+async def on_to(ctx: EventContext) -> None:
+    await ctx.broadcast_to("message", ctx.payload, *ctx.payload["to"])
+
+
+async def on_kick(ctx: EventContext) -> None:
+    await ctx.evict(ctx.payload.get("reason", "kicked"), *ctx.payload["ids"])
+
+
+async def on_status(ctx: EventContext) -> None:
+    await ctx.update_presence(ctx.payload)
+
+
+async def on_untrack(ctx: EventContext) -> None:
+    await ctx.untrack()
+
+
+async def on_assign(ctx: EventContext) -> None:
+    await ctx.assign(ctx.payload)
+
+
+def names(frame: dict[str, Any]) -> list[str]:
+    """The names in a PRESENCE frame's list, in order."""
+    return [p.get("name") for p in frame["payload"]["presence"]]
+
+
+def is_presence(event: str, changed: str | None = None) -> Callable[[dict[str, Any]], bool]:
+    def match(f: dict[str, Any]) -> bool:
+        return (f["action"] == "PRESENCE" and f["event"] == event
+                and (changed is None or f["payload"]["changed"].get("name") == changed))
+    return match
+
+
+def is_message(**payload: Any) -> Callable[[dict[str, Any]], bool]:
+    def match(f: dict[str, Any]) -> bool:
+        return (f["action"] == "BROADCAST" and f["event"] == "message"
+                and all(f["payload"].get(k) == v for k, v in payload.items()))
+    return match
+
+
+def brief(f: dict[str, Any]) -> str:
+    """One readable line per frame, for assertion messages and the recorded logs."""
+    p = f["payload"]
+    if f["action"] == "PRESENCE":
+        return f"PRESENCE {f['event']} changed={p['changed'].get('name')} list={names(f)}"
+    return f"{f['action']} {f['event']} {p}"
+
+
+class Client:
+    """An in-memory connection that records every frame it reads."""
+
+    def __init__(self, node: Node, transport: Any) -> None:
+        self.node = node
+        self.transport = transport
+        self.seen: list[dict[str, Any]] = []
+        self.presence: list[str] | None = None  # the last presence list received
+
+    @property
+    def id(self) -> str:
+        return self.transport.id
+
+    async def next(self, timeout: float = WAIT) -> dict[str, Any]:
+        frame = await self.transport.receive_json(wait=timeout)
+        self.seen.append(frame)
+        if frame["action"] == "PRESENCE":
+            self.presence = names(frame)
+        return frame
+
+    async def wait_for(self, pred: Callable[[dict[str, Any]], bool], timeout: float = WAIT,
+                       what: str = "") -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Read frames until one matches; returns it and every frame read before it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        got: list[dict[str, Any]] = []
+        while True:
+            remaining = deadline - loop.time()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                frame = await self.next(remaining)
+            except TimeoutError:
+                raise AssertionError(
+                    f"{self.id}@{self.node.name}: no {what or 'matching'} frame within "
+                    f"{timeout}s; read meanwhile: {[brief(f) for f in got]}") from None
+            if pred(frame):
+                return frame, got
+            got.append(frame)
+
+    async def wait_presence(self, expected: set[str], timeout: float = WAIT) -> None:
+        """Read until the last presence list holds exactly ``expected`` (order-free)."""
+        if self.presence is not None and set(self.presence) == expected:
+            return
+        await self.wait_for(lambda f: f["action"] == "PRESENCE" and set(names(f)) == expected,
+                            timeout, what=f"presence {sorted(expected)}")
+
+    async def send(self, event: str, payload: dict[str, Any] | None = None,
+                   channel: str = CHAN) -> None:
+        await self.transport.push_inbound(event_msg(channel, event, payload))
+
+    async def leave(self, channel: str = CHAN) -> dict[str, Any]:
+        message = leave_msg(channel)
+        await self.transport.push_inbound(message)
+        frame, _ = await self.wait_for(lambda f: f["requestId"] == message["requestId"],
+                                       what="EXIT_ACKNOWLEDGE")
+        assert (frame["action"], frame["event"]) == ("SYSTEM", "EXIT_ACKNOWLEDGE"), frame
+        return frame
+
+    def log(self) -> str:
+        return f"{self.id}@{self.node.name}: " + " | ".join(brief(f) for f in self.seen)
+
+
+class Node:
+    """One PondSocket of an in-process cluster: endpoint /socket, channels /chat/:room."""
+
+    def __init__(self, bus: LocalBus, name: str, **options: Any) -> None:
+        self.name = name
+        self.pubsub = LocalPubSub(bus=bus)
+        self.pond = PondSocket(pubsub=self.pubsub, options=Options(node_id=name, **options))
+        self.endpoint = self.pond.create_endpoint("/socket", accept_connection)
+        self.lobby = self.endpoint.create_channel("/chat/:room", on_join)
+        for event, handler in (("message", on_message), ("from", on_from), ("to", on_to),
+                               ("kick", on_kick), ("status", on_status),
+                               ("untrack", on_untrack), ("assign", on_assign)):
+            self.lobby.on_message(event, handler)
+        self.clients: list[Client] = []
+
+    @property
+    def cluster(self) -> Any:
+        return self.pond.cluster
+
+    def channel(self, name: str = CHAN) -> Channel:
+        return self.lobby.channels[name]
+
+    async def join(self, uid: str, name: str | None = None, *, channel: str = CHAN,
+                   assigns: dict[str, Any] | None = None, track: bool = True) -> Client:
+        """Connect ``uid`` and join ``channel``; returns once the join is acknowledged."""
+        transport = await connect(self.endpoint, uid)
+        client = Client(self, transport)
+        self.clients.append(client)
+        message = join_msg(channel, {"name": name or uid, "assigns": assigns or {},
+                                     "track": track})
+        await transport.push_inbound(message)
+        ack, _ = await client.wait_for(lambda f: f["requestId"] == message["requestId"],
+                                       what="join answer")
+        assert (ack["action"], ack["event"]) == ("SYSTEM", "ACKNOWLEDGE"), ack
+        return client
+
+    async def pause(self) -> None:
+        """Go silent without a goodbye (as a killed or frozen process): no heartbeats, no
+        publishing, no receiving."""
+        cluster = self.cluster
+        await cluster.start()
+        for task in cluster._tasks:
+            task.cancel()
+        await asyncio.gather(*cluster._tasks, return_exceptions=True)
+        cluster._tasks = []
+        cluster._wakeup = None
+        await self.pubsub.unsubscribe(cluster.pattern)
+
+    async def resume(self) -> None:
+        """Come back after :meth:`pause` (as a process that was frozen: SIGCONT)."""
+        cluster = self.cluster
+        await self.pubsub.subscribe(cluster.pattern, cluster._on_message)
+        loop = asyncio.get_running_loop()
+        cluster._tasks = [loop.create_task(cluster._publisher()),
+                          loop.create_task(cluster._heartbeat())]
+
+
+async def fence(sender: Client, *receivers: Client) -> dict[str, list[dict[str, Any]]]:
+    """``sender`` broadcasts a marker; wait until every receiver has it. Returns, per
+    receiver id, the frames each read before the marker."""
+    token = f"fence-{next(_tokens)}"
+    await sender.send("message", {"fence": token})
+    out = {}
+    for client in receivers:
+        _, before = await client.wait_for(is_message(fence=token), what=f"fence {token}")
+        out[client.id] = before
+    return out
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = WAIT,
+                     what: str = "condition") -> None:
+    """Poll a condition (bounded) where no frame can be awaited."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.005)

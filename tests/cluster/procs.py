@@ -1,0 +1,389 @@
+"""Real processes for the cluster tests: a restartable ``redis-server``, uvicorn nodes
+serving ``tests/cluster/app.py``, and ``websockets`` clients that record what they saw.
+
+Waiting is bounded everywhere: ports are polled with a deadline, frames are awaited with a
+timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parents[2]
+WAIT = 5.0  # bound for one awaited frame
+START_TIMEOUT = 15.0  # bound for a process to listen (2 slow cores, several starting at once)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _stop(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGCONT)  # a paused process cannot act on SIGTERM
+        proc.terminate()
+    try:
+        proc.wait(timeout=8)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+class RedisServer:
+    """``redis-server`` without persistence on a free port; ``restart`` keeps the port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _spawn(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def start(self) -> None:
+        self._spawn()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not port_open(self.port):
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not listen in time")
+            time.sleep(0.01)
+
+    async def astart(self) -> None:
+        """Start again (same port) without blocking the event loop."""
+        self._spawn()
+        await wait_port(self.port, self.proc)
+
+    def stop(self) -> None:
+        _stop(self.proc)
+
+    async def astop(self) -> None:
+        await asyncio.to_thread(self.stop)
+
+
+async def wait_port(port: int, proc: subprocess.Popen[bytes] | None,
+                    timeout: float = START_TIMEOUT) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await asyncio.to_thread(port_open, port):
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening")
+        if loop.time() > deadline:
+            raise RuntimeError(f"nothing listened on port {port} within {timeout}s")
+        await asyncio.sleep(0.02)
+
+
+class NodeProcess:
+    """``python -m uvicorn tests.cluster.app:app`` with the cluster settings in its env."""
+
+    def __init__(self, name: str, redis_url: str, env: dict[str, Any]) -> None:
+        self.name = name
+        self.port = free_port()
+        self.env = {**os.environ, "REDIS_URL": redis_url, "NODE_ID": name,
+                    **{k.upper(): str(v) for k, v in env.items()}}
+        fd, path = tempfile.mkstemp(prefix=f"pond-{name}-", suffix=".log")
+        os.close(fd)
+        self.log_path = Path(path)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/api/socket"
+
+    def start(self) -> None:
+        with open(self.log_path, "wb") as log:  # the child keeps its own copy of the fd
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "tests.cluster.app:app", "--host",
+                 "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+                 "--lifespan", "on"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    async def wait_ready(self) -> None:
+        # uvicorn binds only after lifespan start-up, i.e. after the node joined the cluster.
+        await wait_port(self.port, self.proc)
+
+    async def wait_log(self, pattern: str, timeout: float = WAIT) -> None:
+        """Poll this node's log (bounded) until a line matches the regex ``pattern``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not re.search(pattern, self.log_path.read_text(errors="replace")):
+            if loop.time() > deadline:
+                raise AssertionError(f"{self.name} did not log {pattern!r} within {timeout}s")
+            await asyncio.sleep(0.02)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=5)
+
+    def pause(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        _stop(self.proc)
+
+    def print_log_tail(self, lines: int = 30) -> None:
+        text = self.log_path.read_text(errors="replace").splitlines()
+        self.log_path.unlink()
+        if text:
+            print(f"--- log of {self.name} (last {lines} lines) ---")
+            print("\n".join(text[-lines:]))
+
+
+def names(frame: dict[str, Any]) -> list[str]:
+    return [p.get("name") for p in frame["payload"]["presence"]]
+
+
+def brief(frame: dict[str, Any]) -> str:
+    p = frame["payload"]
+    if frame["action"] == "CLOSED":
+        return f"connection ended: {frame['event']}"
+    if frame["action"] == "PRESENCE":
+        return f"PRESENCE {frame['event']} changed={p['changed'].get('name')} list={names(frame)}"
+    return f"{frame['action']} {frame['event']} {json.dumps(p)}"
+
+
+class WSClient:
+    """A ``websockets`` client that records every frame with its arrival time.
+
+    A reader task takes frames off the socket as they come (so the recorded times are
+    arrival times); :meth:`next` hands them to the test in order.
+    """
+
+    def __init__(self, ws: ClientConnection, node: NodeProcess, label: str) -> None:
+        self.ws = ws
+        self.node = node
+        self.label = label
+        self.t0 = time.monotonic()
+        self.seen: list[tuple[float, dict[str, Any]]] = []
+        self.closed_with: str | None = None  # how the connection ended, once it has
+        self.presence: list[str] | None = None
+        self.connect_frame: dict[str, Any] = {}
+        self._inbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+
+    @classmethod
+    async def open(cls, node: NodeProcess, label: str = "") -> WSClient:
+        ws = await connect(node.ws_url, open_timeout=WAIT, close_timeout=1)
+        client = cls(ws, node, label)
+        client.connect_frame = await client.next()
+        assert client.connect_frame["action"] == "CONNECT", client.connect_frame
+        return client
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                frame = json.loads(raw)
+                self.seen.append((time.monotonic(), frame))
+                self._inbox.put_nowait(frame)
+        except Exception as exc:
+            self.closed_with = f"{type(exc).__name__}: {exc}"
+        else:
+            rcvd = self.ws.close_rcvd
+            self.closed_with = (f"closed {rcvd.code} {rcvd.reason!r}" if rcvd is not None
+                                else "closed")
+        self.seen.append((time.monotonic(), {"action": "CLOSED", "event": self.closed_with,
+                                             "payload": {}}))
+        self._inbox.put_nowait(None)
+
+    @property
+    def id(self) -> str:
+        return self.connect_frame["payload"]["id"]
+
+    async def next(self, timeout: float = WAIT) -> dict[str, Any]:
+        """The next frame; ``ConnectionError`` once the connection has ended."""
+        frame = await asyncio.wait_for(self._inbox.get(), timeout)
+        if frame is None:
+            self._inbox.put_nowait(None)
+            raise ConnectionError(f"{self.label}: connection ended ({self.closed_with})")
+        if frame["action"] == "PRESENCE":
+            self.presence = names(frame)
+        return frame
+
+    async def wait_for(self, pred: Callable[[dict[str, Any]], bool], timeout: float = WAIT,
+                       what: str = "") -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Read frames until one matches; returns it and the frames read before it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        got: list[dict[str, Any]] = []
+        while True:
+            remaining = deadline - loop.time()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                frame = await self.next(remaining)
+            except TimeoutError:
+                raise AssertionError(
+                    f"{self.label}@{self.node.name}: no {what or 'matching'} frame within "
+                    f"{timeout}s; read meanwhile: {[brief(f) for f in got]}") from None
+            if pred(frame):
+                return frame, got
+            got.append(frame)
+
+    async def saw(self, pred: Callable[[dict[str, Any]], bool], since: float,
+                  timeout: float = WAIT, what: str = "") -> dict[str, Any]:
+        """Wait until a frame that arrived after ``since`` matches (in any order relative
+        to other awaited frames)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for t, frame in self.seen:
+                if t >= since and pred(frame):
+                    return frame
+            remaining = deadline - loop.time()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                await self.next(remaining)
+            except TimeoutError:
+                raise AssertionError(f"{self.label}@{self.node.name}: no {what or 'matching'} "
+                                     f"frame within {timeout}s;\n{self.log(since)}") from None
+
+    async def wait_presence(self, expected: set[str], timeout: float = WAIT) -> None:
+        if self.presence is not None and set(self.presence) == expected:
+            return
+        await self.wait_for(lambda f: f["action"] == "PRESENCE" and set(names(f)) == expected,
+                            timeout, what=f"presence {sorted(expected)}")
+
+    async def send_raw(self, action: str, channel: str, event: str,
+                       payload: dict[str, Any], request_id: str) -> None:
+        await self.ws.send(json.dumps({"action": action, "event": event, "channelName": channel,
+                                       "requestId": request_id, "payload": payload}))
+
+    async def join(self, channel: str, name: str) -> None:
+        rid = f"join-{self.label}-{channel}"
+        await self.send_raw("JOIN_CHANNEL", channel, "JOIN_CHANNEL", {"name": name}, rid)
+        frame, _ = await self.wait_for(lambda f: f["requestId"] == rid, what="join answer")
+        assert (frame["action"], frame["event"]) == ("SYSTEM", "ACKNOWLEDGE"), frame
+
+    async def send(self, channel: str, event: str, payload: dict[str, Any]) -> None:
+        await self.send_raw("BROADCAST", channel, event, payload,
+                            f"{self.label}-{event}-{len(self.seen)}-{time.monotonic_ns()}")
+
+    async def leave(self, channel: str) -> None:
+        rid = f"leave-{self.label}-{channel}"
+        await self.send_raw("LEAVE_CHANNEL", channel, "LEAVE_CHANNEL", {}, rid)
+        frame, _ = await self.wait_for(lambda f: f["requestId"] == rid, what="leave answer")
+        assert (frame["action"], frame["event"]) == ("SYSTEM", "EXIT_ACKNOWLEDGE"), frame
+
+    def log(self, since: float | None = None) -> str:
+        """What this client saw (time relative to ``since``, or to its connection)."""
+        t0 = self.t0 if since is None else since
+        lines = [f"  {t - t0:+7.3f}s {brief(f)}" for t, f in self.seen
+                 if since is None or t >= since]
+        return f"{self.label} ({self.id[:8]}) on {self.node.name}:\n" + "\n".join(lines)
+
+    async def close(self) -> None:
+        try:
+            async with asyncio.timeout(1.0):
+                await self.ws.close()
+        except Exception:
+            self.ws.transport.abort()
+        self._reader.cancel()
+        await asyncio.gather(self._reader, return_exceptions=True)
+
+
+class TcpProxy:
+    """A TCP relay to Redis for one node: :meth:`cut` drops its connections and refuses new
+    ones (that node alone loses Redis), :meth:`restore` listens again on the same port;
+    :meth:`stall` holds every byte without closing anything (a black hole, as a congested
+    or partitioned network), :meth:`flow` delivers what was held."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def restore(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+
+    start = restore
+
+    async def _accept(self, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+        for src, dst in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.get_running_loop().create_task(self._pipe(src, dst))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def flow(self) -> None:
+        self._flowing.set()
+
+    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        try:
+            while data := await src.read(65536):
+                await self._flowing.wait()
+                dst.write(data)
+                await dst.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            dst.transport.abort()
+
+    async def cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in self._writers:
+            writer.transport.abort()
+        self._writers.clear()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    stop = cut

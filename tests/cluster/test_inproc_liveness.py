@@ -1,0 +1,137 @@
+"""Node liveness on an in-process cluster: a silent node's members leave within the
+heartbeat timeout; a node that comes back is seen again; a node that closes says goodbye."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.cluster.inproc import fence, is_message, is_presence, names, wait_until
+
+pytestmark = pytest.mark.timeout(20)
+
+HB = {"heartbeat_interval": 0.1, "heartbeat_timeout": 0.4}
+
+
+async def test_dead_node_members_leave_within_heartbeat_timeout(make_node):
+    n1, n2, n3 = make_node("n1", **HB), make_node("n2", **HB), make_node("n3", **HB)
+    a = await n1.join("a", "alice")
+    b1, b2 = await n2.join("b1", "bob"), await n2.join("b2", "bea")
+    c = await n3.join("c", "carol")
+    for client in (a, b1, b2, c):
+        await client.wait_presence({"alice", "bob", "bea", "carol"})
+    loop = asyncio.get_running_loop()
+    died = loop.time()
+    await n2.pause()  # no goodbye: no USER_LEFT, no heartbeats
+    for client in (a, c):
+        gone = set()
+        while gone != {"bob", "bea"}:
+            frame, _ = await client.wait_for(is_presence("LEAVE"), timeout=2.0)
+            gone.add(frame["payload"]["changed"]["name"])
+            elapsed = loop.time() - died
+            print(f"{client.id} saw LEAVE {frame['payload']['changed']} after {elapsed:.3f}s, "
+                  f"list {names(frame)}")
+            # silence counted from n2's last heartbeat (at most one interval before the
+            # pause), noticed at the next sweep (at most one interval later)
+            assert (HB["heartbeat_timeout"] - HB["heartbeat_interval"] - 0.05 <= elapsed
+                    <= HB["heartbeat_timeout"] + HB["heartbeat_interval"] + 0.3), elapsed
+        assert sorted(client.presence or []) == ["alice", "carol"]
+    print("a saw:", a.log())
+    for node in (n1, n3):
+        assert "n2" not in node.cluster.nodes
+        assert set(await node.channel().get_assigns()) == {"a", "c"}
+    # the survivors still talk to each other
+    await a.send("message", {"id": "still"})
+    await c.wait_for(is_message(id="still"))
+
+
+async def test_a_node_declared_dead_is_seen_again_when_it_comes_back(make_node):
+    """A frozen process (GC pause, SIGSTOP, overloaded host) is declared dead, then speaks
+    again: its members must reappear instead of staying invisible."""
+    n1, n2 = make_node("n1", **HB), make_node("n2", **HB)
+    a = await n1.join("a", "alice")
+    b = await n2.join("b", "bob")
+    await a.wait_presence({"alice", "bob"})
+    await n2.pause()
+    await a.wait_for(is_presence("LEAVE", "bob"), timeout=2.0)
+    await n2.resume()
+    await a.wait_presence({"alice", "bob"}, timeout=2.0)
+    await b.wait_presence({"alice", "bob"}, timeout=2.0)
+    print("a saw:", a.log())
+    print("b saw:", b.log())
+    assert set(n1.channel().remote_members) == {"b"}
+    assert set(n2.channel().remote_members) == {"a"}
+    await a.send("message", {"id": "back"})
+    await b.wait_for(is_message(id="back"))
+    await b.send("message", {"id": "back2"})
+    await a.wait_for(is_message(id="back2"))
+
+
+async def test_a_closing_node_says_goodbye(make_node):
+    # default heartbeats (30 s / 90 s): the LEAVE can only come from the goodbye
+    n1, n2 = make_node("n1"), make_node("n2")
+    a = await n1.join("a", "alice")
+    await n2.join("b", "bob")
+    await a.wait_presence({"alice", "bob"})
+    await n2.pond.close()
+    frame, _ = await a.wait_for(is_presence("LEAVE", "bob"), timeout=2.0)
+    assert names(frame) == ["alice"]
+    assert not n1.channel().remote_members
+
+
+async def test_stopping_a_nodes_heartbeats_does_not_affect_messages_in_flight(make_node):
+    """Frames sent just before a node dies are still delivered exactly once."""
+    n1, n2 = make_node("n1", **HB), make_node("n2", **HB)
+    a = await n1.join("a")
+    b = await n2.join("b")
+    await a.wait_presence({"a", "b"})
+    for k in range(20):
+        await b.send("message", {"id": f"m{k}"})
+    got = await fence(b, a)  # published by n2 before it goes silent
+    await n2.pause()
+    ids = [f["payload"]["id"] for f in got["a"] if f["action"] == "BROADCAST"]
+    assert ids == [f"m{k}" for k in range(20)]
+    await a.wait_for(is_presence("LEAVE", "b"), timeout=2.0)
+
+
+async def test_a_node_restarted_with_the_same_id_drops_its_old_members(make_node):
+    """A fixed ``node_id`` (as in a StatefulSet) and a crash-restart long before the
+    heartbeat timeout (90 s here): the old process's members must not stay as ghosts. The
+    new process's first heartbeat says it is starting."""
+    n1, n2 = make_node("n1"), make_node("n2")
+    a = await n1.join("a", "alice")
+    await n2.join("b", "bob")
+    await a.wait_presence({"alice", "bob"})
+    await n2.pause()  # crashed
+    n2_again = make_node("n2")  # the same id, a new process
+    await n2_again.pond.start()
+    frame, _ = await a.wait_for(is_presence("LEAVE", "bob"), timeout=2.0)
+    assert names(frame) == ["alice"]
+    c = await n2_again.join("c", "carol")
+    await a.wait_presence({"alice", "carol"})
+    await c.wait_presence({"alice", "carol"})
+    print("a saw:", a.log())
+
+
+async def test_a_restart_noticed_late_is_still_noticed(make_node):
+    """A peer that missed the new process's first heartbeat notices the restart by the
+    incarnation of a later one, drops the old members and asks for the current ones."""
+    n1, n2 = make_node("n1"), make_node("n2")
+    a = await n1.join("a", "alice")
+    await n2.join("b", "bob")
+    await a.wait_presence({"alice", "bob"})
+    n2.cluster._send_heartbeat()
+    await wait_until(lambda: n1.cluster._incarnations.get("n2") == n2.cluster.incarnation,
+                     what="n1 knows n2's incarnation")
+    await n2.pause()  # crashed
+    await n1.pubsub.unsubscribe(n1.cluster.pattern)  # n1 hears nothing for a while
+    n2_again = make_node("n2")
+    await n2_again.join("c", "carol")
+    await wait_until(lambda: not n2_again.cluster._outbox, what="n2 announced carol")
+    await n1.pubsub.subscribe(n1.cluster.pattern, n1.cluster._on_message)
+    n2_again.cluster._send_heartbeat()  # a periodic one
+    frame, _ = await a.wait_for(is_presence("LEAVE", "bob"))
+    assert names(frame) == ["alice"]
+    await a.wait_presence({"alice", "carol"})
+    assert set(n1.channel().remote_members) == {"c"}

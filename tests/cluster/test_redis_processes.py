@@ -1,0 +1,351 @@
+"""Several uvicorn processes serving tests/cluster/app.py over a real redis-server, with
+real ``websockets`` clients: delivery, presence, eviction, and what clients see when a node
+is killed or frozen and when Redis restarts.
+
+Each failure scenario prints what every client saw (with arrival times), so it shows in
+the output when a test fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from tests.cluster.procs import WSClient, names
+
+pytestmark = pytest.mark.timeout(60)
+
+ROOM = "/chat/lobby"
+
+
+def is_presence(event: str, name: str | None = None) -> Any:
+    return lambda f: (f["action"] == "PRESENCE" and f["event"] == event
+                      and (name is None or f["payload"]["changed"].get("name") == name))
+
+
+def is_message(**payload: Any) -> Any:
+    return lambda f: (f["action"] == "BROADCAST" and f["event"] == "message"
+                      and all(f["payload"].get(k) == v for k, v in payload.items()))
+
+
+async def room(ws_client: Any, placement: list[tuple[Any, str]]) -> list[WSClient]:
+    """Connect and join ``ROOM`` as (node, name) pairs; wait until everyone sees everyone."""
+    clients = []
+    for node, name in placement:
+        client = await ws_client(node, name)
+        await client.join(ROOM, name)
+        clients.append(client)
+    everyone = {name for _, name in placement}
+    for client in clients:
+        await client.wait_presence(everyone)
+    return clients
+
+
+def report(title: str, clients: list[WSClient], since: float | None = None) -> None:
+    print(f"=== {title} ===")
+    for client in clients:
+        print(client.log(since))
+
+
+async def fence(sender: WSClient, clients: list[WSClient], token: str) -> dict[str, list]:
+    await sender.send(ROOM, "message", {"fence": token})
+    out = {}
+    for client in clients:
+        _, before = await client.wait_for(is_message(fence=token), what=f"fence {token}")
+        out[client.label] = before
+    return out
+
+
+async def test_cross_node_broadcast_without_duplicates(spawn_nodes, ws_client):
+    n1, n2, n3 = await spawn_nodes(3)
+    clients = await room(ws_client, [(n1, "a1"), (n1, "a2"), (n2, "b1"), (n2, "b2"),
+                                     (n3, "c1"), (n3, "c2")])
+    start = asyncio.get_running_loop().time()
+    sent = []
+    for client in clients:
+        for k in range(5):
+            sent.append(f"{client.label}-{k}")
+            await client.send(ROOM, "message", {"id": sent[-1]})
+
+    def ids_seen(client: WSClient) -> list[str]:
+        return [f["payload"]["id"] for t, f in client.seen
+                if t >= start and is_message()(f) and "id" in f["payload"]]
+
+    for client in clients:  # everything arrives ...
+        await client.saw(lambda f, client=client: set(sent) <= set(ids_seen(client)), start,
+                         what="all 30 messages")
+    # ... and nothing more: a copy would be published before these fences, one per node
+    for sender in (clients[0], clients[2], clients[4]):
+        await fence(sender, clients, f"f-{sender.label}")
+    for client in clients:
+        assert Counter(ids_seen(client)) == Counter(sent), (client.label, ids_seen(client))
+    # and per sender, in the order sent
+    for client in clients:
+        ids = ids_seen(client)
+        for sender in clients:
+            mine = [i for i in ids if i.startswith(f"{sender.label}-")]
+            assert mine == [f"{sender.label}-{k}" for k in range(5)], (client.label, mine)
+
+
+async def test_presence_across_nodes(spawn_nodes, ws_client):
+    n1, n2, n3 = await spawn_nodes(3)
+    alice, bob, carol = await room(ws_client, [(n1, "alice"), (n2, "bob"), (n3, "carol")])
+    await bob.leave(ROOM)
+    for client in (alice, carol):
+        frame, _ = await client.wait_for(is_presence("LEAVE", "bob"))
+        assert frame["payload"]["changed"] == {"name": "bob"}
+        assert sorted(names(frame)) == ["alice", "carol"]
+    await carol.close()  # the socket goes away
+    frame, _ = await alice.wait_for(is_presence("LEAVE", "carol"))
+    assert names(frame) == ["alice"]
+    dave = await ws_client(n3, "dave")
+    await dave.join(ROOM, "dave")
+    frame, _ = await alice.wait_for(is_presence("JOIN", "dave"))
+    assert sorted(names(frame)) == ["alice", "dave"]
+    await dave.wait_presence({"alice", "dave"})
+
+
+async def test_eviction_across_nodes(spawn_nodes, ws_client):
+    n1, n2, n3 = await spawn_nodes(3)
+    alice, bob, carol = await room(ws_client, [(n1, "alice"), (n2, "bob"), (n3, "carol")])
+    await alice.send(ROOM, "kick", {"ids": [bob.id], "reason": "bye"})
+    frame, _ = await bob.wait_for(lambda f: f["event"] == "EVICTED", what="EVICTED")
+    assert (frame["action"], frame["channelName"], frame["payload"]) == (
+        "SYSTEM", ROOM, {"reason": "bye"})
+    for client in (alice, carol):
+        frame, _ = await client.wait_for(is_presence("LEAVE", "bob"))
+        assert sorted(names(frame)) == ["alice", "carol"]
+    # bob's connection is still open: he can join again, and is seen again
+    await bob.join(ROOM, "bob")
+    await alice.wait_for(is_presence("JOIN", "bob"))
+    report("eviction across nodes", [alice, bob, carol])
+
+
+async def test_killed_node_members_leave_on_the_survivors(spawn_nodes, ws_client):
+    interval, timeout = 0.3, 1.2
+    n1, n2, n3 = await spawn_nodes(3, heartbeat_interval=interval, heartbeat_timeout=timeout)
+    alice, bob, bea, carol = await room(ws_client, [(n1, "alice"), (n2, "bob"), (n2, "bea"),
+                                                    (n3, "carol")])
+    loop = asyncio.get_running_loop()
+    killed = loop.time()
+    n2.kill()  # SIGKILL: no goodbye
+    try:
+        for client in (alice, carol):
+            gone: dict[str, float] = {}
+            while set(gone) != {"bob", "bea"}:
+                frame, _ = await client.wait_for(is_presence("LEAVE"), timeout=timeout * 4)
+                gone[frame["payload"]["changed"]["name"]] = loop.time() - killed
+            assert sorted(client.presence or []) == ["alice", "carol"]
+            print(f"{client.label} saw LEAVE after {gone} s")
+            # silence is counted from the last heartbeat and noticed at the next sweep
+            assert max(gone.values()) <= timeout + interval + 1.0, gone
+            assert min(gone.values()) >= timeout - interval - 0.1, gone
+        with pytest.raises(ConnectionError):  # the dead node's sockets just drop
+            await bob.next(timeout=5)
+        # the survivors still talk to each other, and nobody else left
+        await alice.send(ROOM, "message", {"id": "still"})
+        await carol.wait_for(is_message(id="still"))
+    finally:
+        report(f"SIGKILL of {n2.name} (interval {interval}s, timeout {timeout}s)",
+               [alice, bob, bea, carol], since=killed)
+
+
+async def test_frozen_node_is_declared_dead_then_seen_again(spawn_nodes, ws_client):
+    interval, timeout = 0.3, 1.2
+    n1, n2 = await spawn_nodes(2, heartbeat_interval=interval, heartbeat_timeout=timeout)
+    alice, bob = await room(ws_client, [(n1, "alice"), (n2, "bob")])
+    loop = asyncio.get_running_loop()
+    frozen = loop.time()
+    n2.pause()  # SIGSTOP
+    try:
+        await alice.wait_for(is_presence("LEAVE", "bob"), timeout=timeout * 4)
+        n2.resume()  # SIGCONT
+        await alice.wait_presence({"alice", "bob"}, timeout=10)
+        await bob.wait_presence({"alice", "bob"}, timeout=10)
+        await alice.send(ROOM, "message", {"id": "hello-again"})
+        await bob.wait_for(is_message(id="hello-again"))
+        await bob.send(ROOM, "message", {"id": "me-too"})
+        await alice.wait_for(is_message(id="me-too"))
+    finally:
+        n2.resume()
+        report(f"SIGSTOP then SIGCONT of {n2.name} (interval {interval}s, timeout {timeout}s)",
+               [alice, bob], since=frozen)
+
+
+async def test_redis_restart(redis_server, spawn_nodes, ws_client):
+    n1, n2 = await spawn_nodes(2, heartbeat_interval=0.5, heartbeat_timeout=5)
+    alice, bob, carol = await room(ws_client, [(n1, "alice"), (n2, "bob"), (n2, "carol")])
+    loop = asyncio.get_running_loop()
+    down = loop.time()
+    try:
+        await redis_server.astop()
+        # During the outage: local work goes on; what the cluster must tell is kept.
+        await bob.leave(ROOM)
+        await alice.send(ROOM, "message", {"id": "during"})
+        await alice.wait_for(is_message(id="during"))  # delivered locally at once
+        dave = await ws_client(n2, "dave")
+        await dave.join(ROOM, "dave")
+        # Restart once both nodes' readers and publishers have backed off for a while, so
+        # that who reconnects first varies (a node may publish before its peer listens).
+        for node in (n1, n2):
+            await node.wait_log(r"subscription lost .*retrying in 0\.80s")
+            await node.wait_log(r"publish failed .*retrying in 0\.80s")
+        await redis_server.astart()  # same port
+        up = loop.time()
+        # the message sent during the outage reaches the other node (outbox) ...
+        await carol.wait_for(is_message(id="during"), timeout=15)
+        # ... the user who left during the outage is gone there, the new one is there
+        await alice.wait_presence({"alice", "carol", "dave"}, timeout=15)
+        await dave.wait_presence({"alice", "carol", "dave"}, timeout=15)
+        resynced = loop.time()
+        # and new broadcasts flow both ways, once
+        await alice.send(ROOM, "message", {"id": "after-1"})
+        await carol.send(ROOM, "message", {"id": "after-2"})
+        await fence(alice, [alice, carol, dave], "f-alice")
+        await fence(carol, [alice, carol, dave], "f-carol")
+        for client in (alice, carol, dave):
+            ids = Counter(f["payload"]["id"] for t, f in client.seen
+                          if t >= down and is_message()(f) and "id" in f["payload"])
+            assert ids["after-1"] == ids["after-2"] == 1, (client.label, ids)
+            if client is dave:  # joined after 'during' was sent, before it was published
+                assert ids["during"] <= 1, ids
+            else:
+                assert ids["during"] == 1, (client.label, ids)
+        print(f"outage {up - down:.2f}s; resynchronised {resynced - up:.2f}s after restart")
+    finally:
+        report("Redis restart (bob left, alice sent 'during', dave joined while Redis was down)",
+               [alice, bob, carol, *([dave] if "dave" in locals() else [])], since=down)
+
+
+async def test_one_node_cut_off_from_redis(redis_server, redis_proxy, spawn_nodes, ws_client):
+    """n2 alone loses Redis (its connection goes through a proxy that is cut) for longer
+    than the heartbeat timeout, then comes back."""
+    interval, timeout = 0.3, 1.2
+    proxy = await redis_proxy()
+    n1, n2 = await spawn_nodes(2, redis_urls=[redis_server.url, proxy.url],
+                               heartbeat_interval=interval, heartbeat_timeout=timeout)
+    alice, bob = await room(ws_client, [(n1, "alice"), (n2, "bob")])
+    loop = asyncio.get_running_loop()
+    cut = loop.time()
+    try:
+        await proxy.cut()
+        await n2.wait_log("subscription lost")
+        await alice.send(ROOM, "message", {"id": "p1"})  # n2 cannot hear it
+        await bob.send(ROOM, "message", {"id": "q1"})  # n2 cannot publish it
+        # n1 no longer hears n2: bob leaves there; n2 knows the silence is its own
+        await alice.wait_for(is_presence("LEAVE", "bob"), timeout=timeout * 4)
+        await n2.wait_log(r"publish failed .*retrying in 0\.80s")
+        await proxy.restore()
+        # bob is back on n1; what each side missed arrives
+        await alice.saw(is_presence("JOIN", "bob"), cut, timeout=10)
+        await alice.saw(is_message(id="q1"), cut, timeout=10)
+        await bob.saw(is_message(id="p1"), cut, timeout=10)
+        await fence(alice, [alice, bob], "f1")
+        await fence(bob, [alice, bob], "f2")
+        bob_saw = [f for t, f in bob.seen if t >= cut]
+        assert not [f for f in bob_saw if f["action"] == "PRESENCE"], bob.log(cut)
+        for client in (alice, bob):
+            ids = Counter(f["payload"]["id"] for t, f in client.seen
+                          if t >= cut and is_message()(f) and "id" in f["payload"])
+            assert ids == Counter({"p1": 1, "q1": 1}), (client.label, ids)
+    finally:
+        report("n2 cut off from Redis (alice sent p1, bob sent q1 while cut)", [alice, bob],
+               since=cut)
+
+
+async def test_graceful_stop_makes_members_leave_at_once(spawn_nodes, ws_client):
+    n1, n2 = await spawn_nodes(2, heartbeat_interval=10, heartbeat_timeout=60)
+    alice, bob = await room(ws_client, [(n1, "alice"), (n2, "bob")])
+    loop = asyncio.get_running_loop()
+    stopped = loop.time()
+    try:
+        await asyncio.to_thread(n2.stop)  # SIGTERM: uvicorn shuts down, the node says goodbye
+        frame, _ = await alice.wait_for(is_presence("LEAVE", "bob"), timeout=5)
+        assert names(frame) == ["alice"]
+        with pytest.raises(ConnectionError):
+            await bob.wait_for(lambda f: False, timeout=5)
+    finally:
+        report("SIGTERM of node2", [alice, bob], since=stopped)
+
+
+async def test_signed_cluster_over_redis(spawn_nodes, ws_client):
+    n1, n2 = await spawn_nodes(2, cluster_secret="s3cret")
+    (n3,) = await spawn_nodes(1, cluster_secret="other")
+    alice, bob = await room(ws_client, [(n1, "alice"), (n2, "bob")])
+    eve = await ws_client(n3, "eve")
+    await eve.join(ROOM, "eve")
+    await eve.send(ROOM, "message", {"id": "from-eve"})
+    await alice.send(ROOM, "message", {"id": "signed"})
+    await bob.wait_for(is_message(id="signed"))
+    await fence(alice, [alice, bob], "f")
+    await fence(eve, [eve], "fe")
+    for client, members in ((alice, {"alice", "bob"}), (bob, {"alice", "bob"}),
+                            (eve, {"eve"})):
+        for _, f in client.seen:
+            if f["action"] == "PRESENCE":
+                assert set(names(f)) <= members, (client.label, f)
+            ids = {f["payload"].get("id") for _, f in client.seen}
+        assert ("from-eve" in ids) == (client is eve), (client.label, ids)
+        assert ("signed" in ids) == (client is not eve), (client.label, ids)
+
+
+async def test_one_node_stalled_link_to_redis(redis_server, redis_proxy, spawn_nodes,
+                                              ws_client):
+    """n2's link to Redis stalls without any error (bytes held, nothing closed) for longer
+    than the heartbeat timeout, then flows again. n2 cannot tell its own silence from its
+    peers' deaths, so each side sees the other leave; both heal when bytes flow again."""
+    interval, timeout = 0.3, 1.2
+    proxy = await redis_proxy()
+    n1, n2 = await spawn_nodes(2, redis_urls=[redis_server.url, proxy.url],
+                               heartbeat_interval=interval, heartbeat_timeout=timeout)
+    alice, bob = await room(ws_client, [(n1, "alice"), (n2, "bob")])
+    loop = asyncio.get_running_loop()
+    stalled = loop.time()
+    try:
+        proxy.stall()
+        await alice.send(ROOM, "message", {"id": "p1"})
+        await bob.send(ROOM, "message", {"id": "q1"})
+        await alice.saw(is_presence("LEAVE", "bob"), stalled, timeout=timeout * 4)
+        await bob.saw(is_presence("LEAVE", "alice"), stalled, timeout=timeout * 4)
+        proxy.flow()
+        await alice.saw(is_presence("JOIN", "bob"), stalled, timeout=10)
+        await bob.saw(is_presence("JOIN", "alice"), stalled, timeout=10)
+        await alice.saw(is_message(id="q1"), stalled, timeout=10)
+        await bob.saw(is_message(id="p1"), stalled, timeout=10)
+        await fence(alice, [alice, bob], "f1")
+        await fence(bob, [alice, bob], "f2")
+        for client in (alice, bob):
+            ids = Counter(f["payload"]["id"] for t, f in client.seen
+                          if t >= stalled and is_message()(f) and "id" in f["payload"])
+            assert ids == Counter({"p1": 1, "q1": 1}), (client.label, ids)
+        assert alice.presence is not None and sorted(alice.presence) == ["alice", "bob"]
+        assert bob.presence is not None and sorted(bob.presence) == ["alice", "bob"]
+    finally:
+        proxy.flow()
+        report("n2's link to Redis stalled (alice sent p1, bob sent q1 while stalled)",
+               [alice, bob], since=stalled)
+
+
+async def test_node_restarted_under_the_same_id(spawn_nodes, ws_client):
+    """A fixed NODE_ID, a crash and a restart long before the heartbeat timeout (60 s): the
+    old process's members leave as soon as the new process speaks."""
+    n1, n2 = await spawn_nodes(2, heartbeat_interval=0.5, heartbeat_timeout=60)
+    alice, bob = await room(ws_client, [(n1, "alice"), (n2, "bob")])
+    loop = asyncio.get_running_loop()
+    crashed = loop.time()
+    try:
+        n2.kill()
+        (n2_again,) = await spawn_nodes(1, node_id=n2.name, heartbeat_interval=0.5,
+                                        heartbeat_timeout=60)
+        frame, _ = await alice.wait_for(is_presence("LEAVE", "bob"), timeout=5)
+        assert names(frame) == ["alice"]
+        carol = await ws_client(n2_again, "carol")
+        await carol.join(ROOM, "carol")
+        await alice.wait_presence({"alice", "carol"})
+        await carol.wait_presence({"alice", "carol"})
+    finally:
+        report(f"{n2.name} killed and restarted under the same NODE_ID", [alice, bob],
+               since=crashed)
