@@ -515,4 +515,4 @@ class Channel:
         return f"<Channel {self.name} members={len(self._members)}>"
 
 
-__all__ = ["Channel", "ChannelReceiver", "Member"]
+__all__ = ["Channel", "Member", "RemoteMember", "deliver"]

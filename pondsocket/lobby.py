@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from .enums import ErrorTypes, LeaveReason, SystemEvents
+from .enums import ErrorTypes, LeaveReason
 from .errors import PondError, as_pond_error
 from .middleware import MiddlewareFn, run_chain
 from .patterns import Pattern, compile_pattern
@@ -292,4 +292,4 @@ class Lobby:
         return f"<Lobby {self._path} channels={len(self._channels)}>"
 
 
-__all__ = ["Lobby", "SystemEvents", "error_type_for"]
+__all__ = ["Lobby", "error_type_for"]
