@@ -162,7 +162,7 @@ def print_table(rows: list[Row]) -> None:
         ratios = ", ".join(f"{k} {v / ceiling[k]:.2f}x" for k, v in row.metrics.items()
                            if ceiling.get(k) and "ceiling" not in row.server)
         table.add_row(row.scenario, row.server, figures, ratios)
-    Console().print(table)
+    Console(width=200).print(table)
 
 
 def main() -> None:
