@@ -31,7 +31,7 @@ from .endpoint import Endpoint
 from .enums import TransportType
 from .errors import PondError
 from .server import PondSocket
-from .transport.base import CLOSE_TRY_AGAIN_LATER, BaseTransport
+from .transport.base import CLOSE_TRY_AGAIN_LATER, BaseTransport, truncate_close_reason
 from .types import Headers, IncomingConnection, parse_cookies
 from .wire import Frame
 
@@ -39,7 +39,6 @@ log = logging.getLogger("pondsocket.wsserver")
 
 # Bytes a peer may have buffered before frames wait in the bounded per-connection queue.
 WRITE_HIGH_WATER = 64 * 1024
-MAX_CLOSE_REASON = 123
 
 
 class WebSocketsTransport(BaseTransport):
@@ -65,8 +64,7 @@ class WebSocketsTransport(BaseTransport):
         await self._connection.send(frame.data, text=True)  # waits while the peer is slow
 
     async def _shutdown(self, code: int, reason: str) -> None:
-        reason = reason.encode()[:MAX_CLOSE_REASON].decode(errors="ignore")
-        await self._connection.close(code, reason)
+        await self._connection.close(code, truncate_close_reason(reason))
 
 
 class _Handshake:
@@ -124,7 +122,7 @@ class PondWebSocketsServer:
         try:
             await handshake.endpoint.register_transport(transport, context)
         except PondError as err:  # filled up between the handshake and now
-            await connection.close(CLOSE_TRY_AGAIN_LATER, err.message[:MAX_CLOSE_REASON])
+            await connection.close(CLOSE_TRY_AGAIN_LATER, truncate_close_reason(err.message))
             return
         try:
             async for message in connection:

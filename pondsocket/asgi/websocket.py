@@ -11,19 +11,11 @@ from ..enums import TransportType
 from ..errors import PondError
 from ..server import PondSocket
 from ..transport.base import CLOSE_TRY_AGAIN_LATER, BaseTransport
+from ..transport.base import truncate_close_reason as close_reason
 from ..wire import Frame
 from .scope import Scope, incoming_connection, request_path
 
 log = logging.getLogger("pondsocket.asgi")
-
-# A close reason must fit in a control frame: 125 bytes minus the 2-byte code.
-MAX_CLOSE_REASON = 123
-
-
-def close_reason(text: str) -> str:
-    """``text`` cut to the bytes a close frame can carry (never in the middle of a character)."""
-    return text.encode()[:MAX_CLOSE_REASON].decode(errors="ignore")
-
 
 class ASGIWebSocketTransport(BaseTransport):
     """A :class:`~pondsocket.BaseTransport` writing to an ASGI ``websocket`` connection."""

@@ -41,6 +41,13 @@ OnMessageHandler = Callable[[Event, "Transport"], Awaitable[None]]
 CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_TRY_AGAIN_LATER = 1013
+# A close reason must fit in a control frame: 125 bytes minus the 2-byte code.
+MAX_CLOSE_REASON = 123
+
+
+def truncate_close_reason(text: str) -> str:
+    """``text`` cut to the bytes a close frame can carry (never in the middle of a character)."""
+    return text.encode()[:MAX_CLOSE_REASON].decode(errors="ignore")
 
 
 @runtime_checkable
