@@ -6,6 +6,7 @@ assigns). Serve it with :mod:`pondsocket.asgi`, or test it in-process with
 :class:`InMemoryTransport`.
 """
 
+from .admin import AdminInspector, AdminOptions
 from .channel import Channel, Member
 from .contexts import (
     ConnectionContext,
@@ -144,7 +145,8 @@ from .wire import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "AfterJoin", "AfterMessage", "AllExceptSender", "AllUsers", "BaseTransport", "BeforeJoin",
+    "AdminInspector", "AdminOptions", "AfterJoin", "AfterMessage", "AllExceptSender",
+    "AllUsers", "BaseTransport", "BeforeJoin",
     "BeforeMessage", "Channel", "ChannelReceiver", "ClientActions", "ConnectionContext",
     "ConnectionDecision", "ConnectionHandler", "ConnectionMiddlewareFn",
     "DistributedMessageType", "Endpoint",

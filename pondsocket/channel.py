@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .adminbus import BUS
 from .enums import (
     ChannelReceiver,
     LeaveReason,
@@ -28,7 +29,7 @@ from .types import (
     ToUsers,
     User,
 )
-from .wire import Frame, encode_event, encode_frame, new_request_id
+from .wire import Frame, encode_event, encode_frame, encode_json, new_request_id
 
 if TYPE_CHECKING:
     from .contexts.outgoing import OutgoingContext
@@ -72,6 +73,14 @@ def _valid_presence(payload: PondMessage) -> bool:
     presence = payload.get("presence")
     return (isinstance(presence, list) and all(isinstance(p, dict) for p in presence)
             and isinstance(payload.get("changed"), dict))
+
+
+def _payload_size(payload: PondMessage) -> int:
+    """The payload's size in bytes as JSON (only computed for the admin event stream)."""
+    try:
+        return len(encode_json(payload))
+    except (TypeError, ValueError):
+        return -1
 
 
 class RemoteMember:
@@ -345,6 +354,9 @@ class Channel:
             self._cluster.user_message(self, event_name, payload, recipients, request_id)
         self.messages_broadcast += 1
         self._lobby._report_broadcast(self, event_name, count)
+        if BUS.active:
+            BUS.emit("broadcast", self, event=event_name, recipients=count,
+                     size=_payload_size(payload))
         if BaseTransport.frames_queued_total != queued_before:
             # Let the writer tasks drain: a handler broadcasting in a tight loop must not
             # overflow every member's queue before anything is written.
@@ -427,6 +439,8 @@ class Channel:
         payload = {"presence": list(self._presence.values()), "changed": changed}
         recipients = [self._members[uid] for uid in self._presence if uid in self._members]
         await self._deliver(ServerActions.PRESENCE, kind, payload, recipients)
+        if BUS.active:
+            BUS.emit("presence", self, kind=str(kind), changed=changed)
 
     # -- state from other nodes (called by the cluster, never published again) ----------
 

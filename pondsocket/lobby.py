@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from .adminbus import BUS
 from .enums import ErrorTypes, LeaveReason
 from .errors import PondError, as_pond_error
 from .middleware import MiddlewareFn, run_chain
@@ -91,6 +92,10 @@ class Lobby:
         self._outgoing = _Routes()
         self._leave: tuple[LeaveHandler, tuple[LeaveMiddlewareFn, ...]] | None = None
         self._channels: dict[str, Channel] = {}
+        # Counters of channels that have closed (the admin API adds the live ones).
+        self.closed_messages_received = 0
+        self.closed_messages_broadcast = 0
+        self.closed_frames_delivered = 0
 
     @property
     def path(self) -> str:
@@ -147,6 +152,9 @@ class Lobby:
     def _channel_closed(self, channel: Channel) -> None:
         if self._channels.get(channel.name) is channel:
             del self._channels[channel.name]
+            self.closed_messages_received += channel.messages_received
+            self.closed_messages_broadcast += channel.messages_broadcast
+            self.closed_frames_delivered += channel.frames_delivered
             self.endpoint._metrics.channel_destroyed(channel.name)
 
     async def close(self) -> None:
@@ -159,10 +167,14 @@ class Lobby:
     def _member_added(self, channel: Channel, member: Member) -> None:
         self.endpoint._membership_added(member.user_id, channel)
         self.endpoint._metrics.channel_joined(member.user_id, channel.name)
+        if BUS.active:
+            BUS.emit("join", channel, user_id=member.user_id)
 
     def _member_removed(self, channel: Channel, member: Member) -> None:
         self.endpoint._membership_removed(member.user_id, channel)
         self.endpoint._metrics.channel_left(member.user_id, channel.name)
+        if BUS.active:
+            BUS.emit("leave", channel, user_id=member.user_id)
 
     def _report_broadcast(self, channel: Channel, event_name: str, count: int) -> None:
         self.endpoint._metrics.message_broadcast(channel.name, event_name, count)
@@ -221,6 +233,9 @@ class Lobby:
         found = self._events.find(event.event)
         transport = member.transport
         if found is None:
+            if BUS.active:
+                BUS.emit("error", channel, user_id=member.user_id, event=event.event, code=404,
+                         message="handler not found")
             self._send_error(transport, ErrorTypes.HANDLER_NOT_FOUND, 404,
                              f"No handler for event {event.event!r} on {channel.name}", event)
             return
@@ -240,6 +255,9 @@ class Lobby:
             if not isinstance(exc, PondError):
                 log.exception("handler for %r on %s failed", event.event, channel.name)
                 self.endpoint._metrics.error("event_handler", exc)
+            if BUS.active:
+                BUS.emit("error", channel, user_id=member.user_id, event=event.event,
+                         code=err.code, message=err.message)
             self._send_error(transport, error_type_for(err.code), err.code, err.message, event,
                              err)
         finally:

@@ -1,7 +1,8 @@
 """The ASGI adapter: serve a :class:`~pondsocket.PondSocket` with uvicorn or any ASGI server."""
 
+from ..admin import AdminOptions
 from .app import PondASGIApp
 from .sse import SSEOptions
 from .websocket import ASGIWebSocketTransport
 
-__all__ = ["ASGIWebSocketTransport", "PondASGIApp", "SSEOptions"]
+__all__ = ["AdminOptions", "ASGIWebSocketTransport", "PondASGIApp", "SSEOptions"]

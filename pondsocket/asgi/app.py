@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ..admin import AdminOptions
 from ..server import PondSocket
+from .admin import AdminRoutes
 from .scope import Scope, send_plain
 from .sse import (
     SSEOptions,
@@ -26,12 +28,17 @@ class PondASGIApp:
     Mount it anywhere (Starlette ``Mount("/ws", app=PondASGIApp(pond))``); endpoint paths are
     matched relative to the mount point. Serve it with ``uvicorn module:app`` or
     ``pondctl serve module:app``. On lifespan shutdown every connection is closed.
+
+    ``admin=AdminOptions(token=...)`` enables the admin HTTP API under its prefix (see
+    ``docs/admin.md``); without it there are no admin routes.
     """
 
-    def __init__(self, pond: PondSocket, *, sse: SSEOptions | None = None) -> None:
+    def __init__(self, pond: PondSocket, *, sse: SSEOptions | None = None,
+                 admin: AdminOptions | None = None) -> None:
         self.pond = pond
         self.sse_options = sse or SSEOptions()
         self.sse_connections = SSERegistry()
+        self.admin: AdminRoutes | None = AdminRoutes(pond, admin) if admin is not None else None
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -43,6 +50,9 @@ class PondASGIApp:
             await self._lifespan(receive, send)
 
     async def _http(self, scope: Scope, receive: Any, send: Any) -> None:
+        if self.admin is not None and self.admin.handles(scope):
+            await self.admin(scope, receive, send)
+            return
         method = scope["method"]
         args = (self.pond, self.sse_connections, self.sse_options, scope, receive, send)
         if method == "GET" and wants_event_stream(scope):

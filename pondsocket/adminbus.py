@@ -1,0 +1,122 @@
+"""A tiny in-process bus of channel activity, for the admin event stream.
+
+The core notifies :data:`BUS` only while at least one subscriber exists: every hook point is
+guarded by ``if BUS.active:`` (one attribute check), so a server nobody inspects pays nothing
+else. Each subscriber has a bounded queue; when it is full, events are dropped and the next
+event delivered to that subscriber carries ``"dropped": <count>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import Any
+
+DEFAULT_QUEUE_SIZE = 1024
+
+
+def channel_filter(spec: str | None) -> Any:
+    """A predicate on channel names: ``None``/``""`` matches all, ``"/chat/*"`` is a prefix,
+    anything else an exact name."""
+    if not spec:
+        return lambda name: True
+    if spec.endswith("*"):
+        prefix = spec[:-1]
+        return lambda name: name.startswith(prefix)
+    return lambda name: name == spec
+
+
+class Subscription:
+    """One listener: its bounded queue, its filters, and how many events it lost."""
+
+    def __init__(self, bus: EventBus, pond: Any, channel: str | None, maxsize: int) -> None:
+        self._bus = bus
+        self.pond = pond
+        self.matches = channel_filter(channel)
+        self.maxsize = maxsize
+        self.dropped = 0
+        self._queue: deque[dict[str, Any]] = deque()
+        self._ready = asyncio.Event()
+        self.closed = False
+
+    def offer(self, event: dict[str, Any]) -> None:
+        """Queue ``event`` without waiting; count it as dropped when the queue is full."""
+        if len(self._queue) >= self.maxsize:
+            self.dropped += 1
+            return
+        if self.dropped:
+            event = {**event, "dropped": self.dropped}
+            self.dropped = 0
+        self._queue.append(event)
+        self._ready.set()
+
+    async def get(self) -> dict[str, Any]:
+        """The next event (waits for one)."""
+        while not self._queue:
+            self._ready.clear()
+            await self._ready.wait()
+        return self._queue.popleft()
+
+    def close(self) -> None:
+        """Stop receiving events."""
+        if not self.closed:
+            self.closed = True
+            self._bus._remove(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class EventBus:
+    """Fans channel activity out to the subscriptions of the pond it happened in."""
+
+    def __init__(self) -> None:
+        self._subs: list[Subscription] = []
+        #: True while anyone listens: the only thing the hot path looks at.
+        self.active = False
+
+    def subscribe(self, pond: Any, *, channel: str | None = None,
+                  maxsize: int = DEFAULT_QUEUE_SIZE) -> Subscription:
+        """Listen to ``pond``'s channels (optionally only ``channel``, or a ``prefix*``)."""
+        sub = Subscription(self, pond, channel, maxsize)
+        self._subs.append(sub)
+        self.active = True
+        return sub
+
+    def _remove(self, sub: Subscription) -> None:
+        if sub in self._subs:
+            self._subs.remove(sub)
+        self.active = bool(self._subs)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subs)
+
+    def emit(self, kind: str, channel: Any, /, **fields: Any) -> None:
+        """Record one event of ``channel`` (a :class:`~pondsocket.channel.Channel`).
+
+        Callers check :attr:`active` first; never raises into the core.
+        """
+        try:
+            lobby = channel.lobby
+            pond = lobby.endpoint.pond
+            event: dict[str, Any] | None = None
+            for sub in self._subs:
+                if sub.pond is not pond or not sub.matches(channel.name):
+                    continue
+                if event is None:
+                    event = {"type": kind, "channel": channel.name,
+                             "endpoint": lobby.endpoint.path, "time": time.time(), **fields}
+                sub.offer(event)
+        except Exception:  # pragma: no cover - an inspector must never break a channel
+            pass
+
+
+#: The process-wide bus the core reports to.
+BUS = EventBus()
+
+__all__ = ["BUS", "DEFAULT_QUEUE_SIZE", "EventBus", "Subscription", "channel_filter"]

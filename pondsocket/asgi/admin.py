@@ -1,0 +1,251 @@
+"""The admin HTTP API over ASGI (see ``docs/admin.md``).
+
+Enabled by ``PondASGIApp(pond, admin=AdminOptions(token=...))``; every request needs
+``Authorization: Bearer <token>``. The documents come from :class:`~pondsocket.admin.
+AdminInspector`; the event stream from :data:`pondsocket.adminbus.BUS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from typing import Any
+from urllib.parse import unquote
+
+from ..admin import AdminInspector, AdminOptions
+from ..adminbus import BUS
+from ..server import PondSocket
+from .scope import Scope, query_dict
+
+_JSON = (b"content-type", b"application/json")
+_NO_STORE = (b"cache-control", b"no-store")
+_MAX_BODY = 64 * 1024
+KEEPALIVE_SECONDS = 15.0
+
+
+async def send_json(send: Any, status: int, document: Any,
+                    headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """A JSON HTTP response."""
+    body = json.dumps(document, default=str).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [_JSON, _NO_STORE, (b"content-length", str(len(body)).encode()),
+                            *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _error(send: Any, status: int, message: str,
+                 headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    await send_json(send, status, {"error": message, "status": status}, headers)
+
+
+def _raw_path(scope: Scope) -> str:
+    """The request path still percent-encoded (so ``%2F`` in a channel name survives),
+    relative to the mount point."""
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else scope.get("path") or "/"
+    root = scope.get("root_path") or ""
+    if root and path.startswith(root):
+        path = path[len(root):] or "/"
+    return path
+
+
+class AdminRoutes:
+    """Routes admin requests under ``options.prefix`` for one server."""
+
+    def __init__(self, pond: PondSocket, options: AdminOptions) -> None:
+        self.options = options
+        self.inspector = AdminInspector(pond, options)
+        self._token = options.token.encode()
+
+    def handles(self, scope: Scope) -> bool:
+        """True when the request's path is under the admin prefix."""
+        path = _raw_path(scope)
+        prefix = self.options.prefix
+        return path == prefix or path.startswith(prefix + "/")
+
+    def _authorize(self, scope: Scope) -> int:
+        """200 when the bearer token matches, 401 when there is none, 403 when wrong."""
+        header = b""
+        for key, value in scope.get("headers") or []:
+            if key.lower() == b"authorization":
+                header = value
+                break
+        scheme, _, token = header.strip().partition(b" ")
+        token = token.strip()
+        if scheme.lower() != b"bearer" or not token:
+            return 401
+        return 200 if hmac.compare_digest(token, self._token) else 403
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        status = self._authorize(scope)
+        if status == 401:
+            await _error(send, 401, "bearer token required",
+                         [(b"www-authenticate", b'Bearer realm="pondsocket-admin"')])
+            return
+        if status == 403:
+            await _error(send, 403, "invalid token")
+            return
+        rest = _raw_path(scope)[len(self.options.prefix):].strip("/")
+        parts = [unquote(p) for p in rest.split("/")] if rest else []
+        method = scope["method"]
+        query = query_dict(scope)
+        if method == "POST":
+            await self._post(parts, query, receive, send)
+        elif method in ("GET", "HEAD"):
+            await self._get(parts, query, scope, receive, send)
+        else:
+            await _error(send, 405, f"method {method} not allowed",
+                         [(b"allow", b"GET, POST")])
+
+    async def _get(self, parts: list[str], query: dict[str, str], scope: Scope,
+                   receive: Any, send: Any) -> None:
+        inspector = self.inspector
+        head = parts[0] if parts else "overview"
+        if len(parts) <= 1 and head == "overview":
+            await send_json(send, 200, inspector.overview())
+        elif parts == ["endpoints"]:
+            await send_json(send, 200, inspector.endpoints())
+        elif parts == ["channels"]:
+            await send_json(send, 200, inspector.channels())
+        elif head == "channels":
+            name = self._name(parts[1:], query.get("endpoint"))
+            doc = inspector.channel(name, query.get("endpoint"))
+            if doc is None:
+                await _error(send, 404, f"no channel {name}")
+            else:
+                await send_json(send, 200, doc)
+        elif parts == ["connections"]:
+            await send_json(send, 200, inspector.connections())
+        elif parts == ["metrics"]:
+            body = inspector.metrics_text().encode()
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-type", b"text/plain; version=0.0.4; charset=utf-8"), _NO_STORE,
+                (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+        elif parts == ["events"]:
+            await self._events(query, scope, receive, send)
+        else:
+            await _error(send, 404, "unknown admin route")
+
+    def _name(self, parts: list[str], endpoint: str | None) -> str:
+        """The channel name in the path: one encoded segment (``%2Froom%2F1``) or several
+        plain ones (``/channels/room/1`` means ``/room/1`` when no ``room/1`` exists)."""
+        name = "/".join(parts)
+        if (not name.startswith("/") and len(parts) > 1
+                and self.inspector.find_channel(name, endpoint) is None):
+            return "/" + name
+        return name
+
+    async def _post(self, parts: list[str], query: dict[str, str], receive: Any,
+                    send: Any) -> None:
+        if len(parts) < 3 or parts[0] != "channels" or parts[-1] not in ("evict", "close"):
+            await _error(send, 404, "unknown admin route")
+            return
+        if not self.options.allow_writes:
+            await _error(send, 403, "admin write actions are disabled")
+            return
+        name, action = self._name(parts[1:-1], query.get("endpoint")), parts[-1]
+        try:
+            body = await _read_json(receive)
+        except ValueError as err:
+            await _error(send, 400, str(err))
+            return
+        endpoint = query.get("endpoint")
+        reason = body.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            await _error(send, 400, "reason must be a string")
+            return
+        if action == "close":
+            closed = await self.inspector.close(name, reason or "Channel closed by admin",
+                                                endpoint)
+            if not closed:
+                await _error(send, 404, f"no channel {name}")
+            else:
+                await send_json(send, 200, {"channel": name, "closed": True})
+            return
+        user_id = body.get("user_id")
+        if not isinstance(user_id, str) or not user_id:
+            await _error(send, 400, "user_id (string) required")
+            return
+        evicted = await self.inspector.evict(name, user_id, reason or "Evicted by admin",
+                                             endpoint)
+        if evicted is None:
+            await _error(send, 404, f"no channel {name}")
+        elif not evicted:
+            await _error(send, 404, f"{user_id} is not a member of {name}")
+        else:
+            await send_json(send, 200, {"channel": name, "user_id": user_id,
+                                        "evicted": True})
+
+    async def _events(self, query: dict[str, str], scope: Scope, receive: Any,
+                      send: Any) -> None:
+        accept = b""
+        for key, value in scope.get("headers") or []:
+            if key.lower() == b"accept":
+                accept = value
+        if b"text/event-stream" not in accept:
+            await _error(send, 406, "GET events with Accept: text/event-stream")
+            return
+        sub = BUS.subscribe(self.inspector.pond, channel=query.get("channel") or None,
+                            maxsize=self.options.event_queue_size)
+        with sub:
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
+                (b"x-accel-buffering", b"no")]})
+            # The first bytes tell the client it is subscribed.
+            await send({"type": "http.response.body", "body": b": subscribed\n\n",
+                        "more_body": True})
+            disconnect = asyncio.ensure_future(_wait_disconnect(receive))
+            try:
+                while True:
+                    getter = asyncio.ensure_future(sub.get())
+                    done, _ = await asyncio.wait({getter, disconnect},
+                                                 timeout=KEEPALIVE_SECONDS,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                    if disconnect in done:
+                        getter.cancel()
+                        return
+                    if getter in done:
+                        event = getter.result()
+                        chunk = (f"event: {event['type']}\n"
+                                 f"data: {json.dumps(event, default=str)}\n\n")
+                    else:
+                        getter.cancel()
+                        chunk = ": keepalive\n\n"
+                    await send({"type": "http.response.body", "body": chunk.encode(),
+                                "more_body": True})
+            except OSError:
+                return  # the client went away mid-write
+            finally:
+                disconnect.cancel()
+
+
+async def _wait_disconnect(receive: Any) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _read_json(receive: Any) -> dict[str, Any]:
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ValueError("client disconnected")
+        body += message.get("body", b"")
+        if len(body) > _MAX_BODY:
+            raise ValueError("request body too large")
+        if not message.get("more_body"):
+            break
+    if not body.strip():
+        return {}
+    try:
+        doc = json.loads(body)
+    except ValueError as err:
+        raise ValueError(f"invalid JSON: {err}") from None
+    if not isinstance(doc, dict):
+        raise ValueError("the body must be a JSON object")
+    return doc
+
+
+__all__ = ["AdminOptions", "AdminRoutes", "send_json"]

@@ -1,0 +1,148 @@
+"""The admin event stream: joins, presence, broadcasts, errors, leaves; filtering; the bus."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pondsocket.adminbus import BUS, EventBus, channel_filter
+
+from .conftest import AUTH
+
+ROOM = "/room/1"
+
+
+async def test_stream_shows_join_presence_broadcast_error_and_leave(admin_env: Any) -> None:
+    admin = await admin_env.start()
+    events = await admin_env.events(admin)
+    assert BUS.active
+    alice = await admin_env.ws(admin, "alice")
+    await alice.join(ROOM)
+    await alice.expect("PRESENCE", "JOIN", ROOM)
+
+    join = await events.expect("join", channel=ROOM, endpoint="/api/socket",
+                               user_id=alice.user_id)
+    assert isinstance(join["time"], float) and "dropped" not in join
+    presence = await events.expect("presence", channel=ROOM, kind="JOIN")
+    assert presence["changed"] == {"name": "alice"}
+
+    await alice.send_msg("BROADCAST", ROOM, "status", {"status": "busy"})
+    await alice.expect("PRESENCE", "UPDATE", ROOM)
+    await events.expect("presence", kind="UPDATE", changed={"name": "alice", "status": "busy"})
+
+    await alice.send_msg("BROADCAST", ROOM, "shout", {"text": "hello"})
+    await alice.expect("BROADCAST", "shout", ROOM)
+    await events.expect("broadcast", channel=ROOM, event="shout", recipients=1,
+                        size=len(b'{"text":"hello"}'))
+
+    await alice.send_msg("BROADCAST", ROOM, "fail", {})
+    await alice.expect("ERROR", "INTERNAL_SERVER_ERROR", ROOM)
+    error = await events.expect("error", channel=ROOM, event="fail", code=500,
+                                user_id=alice.user_id)
+    assert "exploded" not in error["message"]  # internal details stay internal
+    await alice.send_msg("BROADCAST", ROOM, "nope", {})
+    await alice.expect("ERROR", "HANDLER_NOT_FOUND", ROOM)
+    await events.expect("error", event="nope", code=404)
+
+    rid = await alice.send_msg("LEAVE_CHANNEL", ROOM)
+    await alice.expect("SYSTEM", "EXIT_ACKNOWLEDGE", ROOM, rid)
+    await events.expect("presence", kind="LEAVE")
+    await events.expect("leave", channel=ROOM, user_id=alice.user_id)
+
+
+async def test_stream_filters_by_channel_name_and_prefix(admin_env: Any) -> None:
+    admin = await admin_env.start()
+    exact = await admin_env.events(admin, f"?channel={ROOM}")
+    prefix = await admin_env.events(admin, "?channel=/room/*")
+    lobby = await admin_env.events(admin, "?channel=/lobby*")
+    alice = await admin_env.ws(admin, "alice")
+    await alice.join("/room/2")
+    await alice.expect("PRESENCE", "JOIN", "/room/2")
+    await alice.join(ROOM)
+    await alice.expect("PRESENCE", "JOIN", ROOM)
+
+    # The exact filter skips /room/2 entirely: its first event is the join of /room/1.
+    await exact.expect("join", channel=ROOM)
+    await exact.expect("presence", channel=ROOM)
+    for channel in ("/room/2", ROOM):
+        await prefix.expect("join", channel=channel)
+        await prefix.expect("presence", channel=channel)
+
+    # Events of another pond never reach these streams either.
+    other = await admin_env.start()
+    bob = await admin_env.ws(other, "bob")
+    await bob.join(ROOM)
+    await bob.expect("PRESENCE", "JOIN", ROOM)
+    await alice.send_msg("BROADCAST", ROOM, "shout", {})
+    await alice.expect("BROADCAST", "shout", ROOM)
+    await exact.expect("broadcast", channel=ROOM, size=2)
+    await prefix.expect("broadcast", channel=ROOM)
+    del lobby  # nothing matched it; it is closed (and unsubscribed) at teardown
+
+
+async def test_events_need_the_token_and_an_event_stream(admin_env: Any) -> None:
+    admin = await admin_env.start()
+    response = await admin.get("/events", headers={"accept": "text/event-stream"})
+    assert response.status_code == 401
+    response = await admin.get("/events")
+    assert response.status_code == 406
+    assert not BUS.active
+    response = await admin.http.get(admin.url("/events"),
+                                    headers={**AUTH, "accept": "application/json"})
+    assert response.status_code == 406
+
+
+async def test_slow_subscriber_drops_and_reports() -> None:
+    bus = EventBus()
+    assert not bus.active
+
+    class Pond:
+        pass
+
+    class Endpoint:
+        path = "/ws"
+        pond = Pond()
+
+    class Lobby:
+        endpoint = Endpoint()
+
+    class Channel:
+        name = "/c/1"
+        lobby = Lobby()
+
+    with bus.subscribe(Endpoint.pond, maxsize=2) as sub, \
+            bus.subscribe(Pond(), maxsize=2) as elsewhere:
+        assert bus.active and bus.subscriber_count == 2
+        for i in range(5):
+            bus.emit("broadcast", Channel(), n=i)
+        assert [(await sub.get())["n"] for _ in range(2)] == [0, 1]
+        assert sub.dropped == 3
+        bus.emit("broadcast", Channel(), n=5)
+        event = await sub.get()
+        assert (event["n"], event["dropped"]) == (5, 3)
+        bus.emit("broadcast", Channel(), n=6)
+        assert "dropped" not in await sub.get()
+        assert elsewhere.dropped == 0 and not elsewhere._queue  # another pond's events
+    assert not bus.active and bus.subscriber_count == 0
+
+
+def test_channel_filter() -> None:
+    assert channel_filter(None)("/x") and channel_filter("")("/x")
+    assert channel_filter("/a/*")("/a/b") and not channel_filter("/a/*")("/b")
+    assert channel_filter("/a")("/a") and not channel_filter("/a")("/a/b")
+
+
+async def test_closed_connection_leaves_and_is_counted(admin_env: Any) -> None:
+    admin = await admin_env.start()
+    events = await admin_env.events(admin, f"?channel={ROOM}")
+    alice = await admin_env.ws(admin, "alice")
+    await alice.join(ROOM)
+    await events.expect("join", user_id=alice.user_id)
+    await events.expect("presence", kind="JOIN")
+    await alice.close()
+    await events.expect("presence", kind="LEAVE")
+    await events.expect("leave", user_id=alice.user_id)
+    # The leave and the connection's removal happen in the same step on the server.
+    overview = await admin.json("/overview")
+    assert overview["connection_count"] == 0 and overview["channel_count"] == 0
+    assert overview["counters"]["connections_opened"] == 1
+    assert overview["counters"]["connections_closed"] == 1
