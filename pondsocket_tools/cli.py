@@ -67,7 +67,11 @@ def serve(target: str, host: str, port: int, reload: bool, log_level: str) -> No
 @click.option("--redis", "redis_url", metavar="URL", envvar="PONDSOCKET_REDIS_URL",
               help="Run as a cluster node over this Redis (e.g. redis://127.0.0.1:6379); "
                    "demos on other ports with the same Redis share the rooms.")
-def demo(host: str, port: int, log_level: str, redis_url: str | None) -> None:
+@click.option("--admin-token", metavar="TOKEN", envvar="PONDSOCKET_ADMIN_TOKEN",
+              help="Serve the admin API under /_pond/admin with this bearer token "
+                   "(read it with: pondctl inspect --token TOKEN).")
+def demo(host: str, port: int, log_level: str, redis_url: str | None,
+         admin_token: str | None) -> None:
     """Run the built-in chat demo (token auth, /chat/:room with presence).
 
     \b
@@ -81,12 +85,15 @@ def demo(host: str, port: int, log_level: str, redis_url: str | None) -> None:
     from .demo import ENDPOINT, create_app
 
     try:
-        app = create_app(redis_url)
+        app = create_app(redis_url, admin_token)
     except ImportError:
         raise click.UsageError(
             '--redis needs the redis extra: pip install "pondsocket[redis]"') from None
     cluster = f"\nCluster:   node of [cyan]{redis_url}[/]" if redis_url else ""
     url = f"ws://{host}:{port}{ENDPOINT}"
+    if admin_token:
+        cluster += (f"\nAdmin:     [cyan]http://{host}:{port}/_pond/admin[/] "
+                    "(bearer token; inspect with [cyan]pondctl inspect --token ...[/])")
     console.print(Panel.fit(
         f"[bold green]PondSocket demo[/] listening on [bold]{url}[/]\n\n"
         f"Connect:   [cyan]{url}?token=demo&name=ada[/]  (moderator: token=demo-mod)\n"
@@ -103,6 +110,16 @@ def demo(host: str, port: int, log_level: str, redis_url: str | None) -> None:
 from .cli_client import register as _register_client_commands  # noqa: E402
 
 _register_client_commands(main)
+
+# The inspector TUI over the admin API: pondctl inspect.
+from .inspector.command import inspect as _inspect  # noqa: E402
+
+main.add_command(_inspect)
+
+# Load testing with Locust (run in a subprocess): pondctl load.
+from .cli_load import register as _register_load_command  # noqa: E402
+
+_register_load_command(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -85,11 +85,13 @@ def build_pond(pond: PondSocket | None = None) -> PondSocket:
     return pond
 
 
-def create_app(redis_url: str | None = None):
+def create_app(redis_url: str | None = None, admin_token: str | None = None):
     """The demo as an ASGI app (``uvicorn --factory pondsocket_tools.demo:create_app``).
 
     With ``redis_url`` (or ``PONDSOCKET_REDIS_URL`` in the environment) the demo is a cluster
     node: run several on different ports with the same Redis and they share the rooms.
+    With ``admin_token`` (or ``PONDSOCKET_ADMIN_TOKEN``) the admin API is served under
+    ``/_pond/admin`` with that bearer token (see ``docs/admin.md``).
     """
     import os
 
@@ -104,4 +106,10 @@ def create_app(redis_url: str | None = None):
 
         pond = PondSocket(pubsub=RedisPubSub(Redis.from_url(redis_url), owns_client=True),
                           options=Options(heartbeat_interval=5, heartbeat_timeout=15))
-    return PondASGIApp(build_pond(pond))
+    admin_token = admin_token or os.environ.get("PONDSOCKET_ADMIN_TOKEN")
+    admin = None
+    if admin_token:
+        from pondsocket import AdminOptions
+
+        admin = AdminOptions(token=admin_token)
+    return PondASGIApp(build_pond(pond), admin=admin)

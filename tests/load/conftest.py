@@ -1,0 +1,95 @@
+"""Fixtures for the load tests: real servers in subprocesses, Locust in subprocesses.
+
+Locust monkey-patches the standard library with gevent, so it is never imported here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LOADTESTS = ROOT / "loadtests"
+
+
+def _locust_installed() -> bool:
+    import importlib.util
+
+    return (importlib.util.find_spec("locust") is not None
+            and importlib.util.find_spec("websocket") is not None)
+
+
+needs_locust = pytest.mark.skipif(not _locust_installed(),
+                                  reason='needs the load extra: pip install -e ".[load]"')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"server did not listen on port {port} within {timeout} s")
+
+
+@contextmanager
+def uvicorn_server(app: str, *, factory: bool = False) -> Iterator[str]:
+    """``python -m uvicorn APP`` on a free port; yields ``ws://127.0.0.1:<port>``."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1",
+               "--port", str(port), "--log-level", "warning"]
+    if factory:
+        command.append("--factory")
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc)
+        yield f"ws://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def demo_url() -> Iterator[str]:
+    """The built-in demo (``pondctl demo``'s app) served by uvicorn in a subprocess."""
+    with uvicorn_server("pondsocket_tools.demo:create_app", factory=True) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def dropping_url() -> Iterator[str]:
+    """A server that drops and duplicates broadcasts (tests/load/dropping_app.py)."""
+    with uvicorn_server("tests.load.dropping_app:app") as url:
+        yield url
+
+
+def pondctl_load(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """``pondctl load ARGS`` in a subprocess (through the click group in pondsocket_tools.cli)."""
+    env = {**os.environ, "COLUMNS": "160", "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "pondsocket_tools.cli", "load", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+                          check=False)
