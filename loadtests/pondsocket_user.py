@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import gevent
+import requests
 import websocket
 from gevent.event import AsyncResult
 from gevent.lock import Semaphore
@@ -340,3 +341,88 @@ def paced(rate_option: str = "message_rate"):
         return 1.0 / rate
 
     return wait_time
+
+
+def http_url(host: str, endpoint: str, query: dict[str, str]) -> str:
+    """``http://host/endpoint?query`` from Locust's ``--host`` (ws(s):// is rewritten)."""
+    url = ws_url(host, endpoint, query)
+    return "http" + url[len("ws"):]
+
+
+class PondSocketSSEUser(PondSocketUser):
+    """The same user over Server-Sent Events: a ``GET`` streams the server's frames, each
+    client frame is a ``POST`` carrying the stream's secret ``X-Connection-ID``."""
+
+    abstract = True
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.session: requests.Session | None = None
+        self.stream: requests.Response | None = None
+        self.lines: Any = None
+        self.url = ""
+        self.token = ""
+
+    def connect(self) -> None:
+        self.url = http_url(self.host or "", self.option("endpoint", "/api/socket"),
+                            {"token": self.option("token", "demo"), "name": self.user_name})
+        timeout = self.option("request_timeout", 10.0)
+        started = time.perf_counter()
+        try:
+            self.session = requests.Session()
+            self.stream = self.session.get(self.url, headers={"Accept": "text/event-stream"},
+                                           stream=True, timeout=(timeout, None))
+            if self.stream.status_code != 200:
+                raise ConnectionError(f"HTTP {self.stream.status_code} {self.stream.text}")
+            self.lines = self.stream.iter_lines(decode_unicode=True)
+            first = self._next_frame()
+            if first is None or first.get("action") != "CONNECT":
+                raise ConnectionError(f"expected CONNECT, got {first}")
+            self.token = first["payload"]["connectionId"]
+        except Exception as exc:
+            self.fire("connect", "connect sse", started, exception=exc)
+            raise StopUser() from None
+        self.fire("connect", "connect sse", started)
+        self.receiver = gevent.spawn(self._receive)
+
+    def _next_frame(self) -> dict | None:
+        for line in self.lines:
+            if line and line.startswith("data:"):
+                return json.loads(line[5:].strip())
+        return None
+
+    def send_frame(self, action: str, channel: str, event: str, payload: dict,
+                   request_id: str | None = None) -> str:
+        request_id = request_id or uuid.uuid4().hex
+        frame = json.dumps({"action": action, "event": event, "channelName": channel,
+                            "requestId": request_id, "payload": payload})
+        assert self.session is not None
+        response = self.session.post(self.url, data=frame, timeout=self.option(
+            "request_timeout", 10.0), headers={"X-Connection-ID": self.token,
+                                               "Content-Type": "application/json"})
+        if response.status_code != 204:
+            raise ConnectionError(f"POST answered HTTP {response.status_code} {response.text}")
+        return request_id
+
+    def _receive(self) -> None:
+        try:
+            while (frame := self._next_frame()) is not None:
+                try:
+                    self.on_frame(frame, len(json.dumps(frame)))
+                except Exception as exc:  # a bad frame must not kill the receiver
+                    self.fire("deliver", "invalid frame", time.perf_counter(), exception=exc)
+        except Exception as exc:
+            if not self.closing:
+                self.fire("connect", "disconnected", time.perf_counter(), exception=exc)
+
+    def close(self) -> None:
+        self.closing = True
+        if self.session is not None and self.token:
+            with contextlib.suppress(Exception):
+                self.session.delete(self.url, headers={"X-Connection-ID": self.token},
+                                    timeout=2)
+        if self.stream is not None:
+            with contextlib.suppress(Exception):
+                self.stream.close()
+        if self.receiver is not None:
+            self.receiver.kill(block=False)

@@ -18,7 +18,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-SCENARIOS = ("fanout", "rooms", "presence", "request_reply", "mixed")
+SCENARIOS = ("fanout", "rooms", "presence", "request_reply", "mixed", "sse")
 INSTALL_HINT = 'pip install "pondsocket[load]"  (or: pip install "locust>=2.30" websocket-client)'
 
 
@@ -114,7 +114,7 @@ def summary_table(title: str, stats: list[dict[str, str]]) -> Table:
 @click.argument("locust_args", nargs=-1, type=click.UNPROCESSED)
 def load(scenario: str, url: str, users: int, spawn_rate: float, duration: str,
          csv_dir: str | None, show_output: bool, locust_args: tuple[str, ...]) -> None:
-    """Run load-test SCENARIO (fanout, rooms, presence, request_reply, mixed, or a locustfile
+    """Run load-test SCENARIO (fanout, rooms, presence, request_reply, mixed, sse, or a locustfile
     path) headless with Locust, then print a summary. Exits 1 when any failure was recorded.
 
     Arguments after the options go to Locust and the scenario, for example:

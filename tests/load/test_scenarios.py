@@ -41,6 +41,7 @@ SCENARIOS = [
     ("request_reply", 8, ["--request-rate", "10"], ["join", "request"]),
     ("mixed", 20, ["--rooms", "3", "--message-rate", "3", "--request-rate", "3"],
      ["join", "deliver", "request"]),
+    ("sse", 8, ["--publishers", "1", "--message-rate", "5"], ["connect", "join", "deliver"]),
 ]
 
 
