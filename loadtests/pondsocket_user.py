@@ -29,7 +29,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import gevent
-import requests
 import websocket
 from gevent.event import AsyncResult
 from gevent.lock import Semaphore
@@ -357,13 +356,15 @@ class PondSocketSSEUser(PondSocketUser):
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
-        self.session: requests.Session | None = None
-        self.stream: requests.Response | None = None
+        self.session: Any = None  # a requests.Session
+        self.stream: Any = None  # the streaming requests.Response
         self.lines: Any = None
         self.url = ""
         self.token = ""
 
     def connect(self) -> None:
+        import requests  # here, not at the top: locust must monkey-patch before it loads
+
         self.url = http_url(self.host or "", self.option("endpoint", "/api/socket"),
                             {"token": self.option("token", "demo"), "name": self.user_name})
         timeout = self.option("request_timeout", 10.0)
