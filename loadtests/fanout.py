@@ -12,14 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from locust import constant, events, task
-from pondsocket_user import PondSocketUser, paced
+from pondsocket_user import JoinsChannel, PondSocketUser, add_one_channel_arguments, paced
 
 
 @events.init_command_line_parser.add_listener
 def _arguments(parser: Any) -> None:
-    parser.add_argument("--publishers", type=int, default=1,
-                        help="Users that publish (the rest only subscribe; default 1)")
-    parser.add_argument("--channel", default="/chat/fanout", help="The one channel")
+    add_one_channel_arguments(parser, "/chat/fanout")
 
 
 @events.init.add_listener
@@ -28,14 +26,10 @@ def _configure(environment: Any, **_: Any) -> None:
         Publisher.fixed_count = max(0, environment.parsed_options.publishers)
 
 
-class Subscriber(PondSocketUser):
+class Subscriber(JoinsChannel, PondSocketUser):
     """Joins the channel and only receives."""
 
     wait_time = constant(1)
-
-    def on_start(self) -> None:
-        super().on_start()
-        self.join(self.option("channel"))
 
     @task
     def idle(self) -> None:

@@ -65,6 +65,27 @@ def ws_url(host: str, endpoint: str, query: dict[str, str]) -> str:
     return f"{host.rstrip('/')}{endpoint}?{urlencode(query)}"
 
 
+def encode_frame(action: str, channel: str, event: str, payload: dict, request_id: str) -> str:
+    """One client frame as JSON text."""
+    return json.dumps({"action": action, "event": event, "channelName": channel,
+                       "requestId": request_id, "payload": payload})
+
+
+def add_one_channel_arguments(parser: Any, default_channel: str) -> None:
+    """``--publishers`` and ``--channel`` of the one-channel scenarios (fanout, sse)."""
+    parser.add_argument("--publishers", type=int, default=1,
+                        help="Users that publish (the rest only subscribe; default 1)")
+    parser.add_argument("--channel", default=default_channel, help="The one channel")
+
+
+class JoinsChannel:
+    """Mixin for a user of a one-channel scenario: joins ``--channel`` on start."""
+
+    def on_start(self) -> None:
+        super().on_start()  # type: ignore[misc]
+        self.join(self.option("channel"))  # type: ignore[attr-defined]
+
+
 def encode_message(publisher: str, seq: int, size: int) -> str:
     return f"{MARK}|{publisher}|{seq}|{time.time():.6f}|{'x' * max(0, size)}"
 
@@ -178,8 +199,7 @@ class PondSocketUser(User):
     def send_frame(self, action: str, channel: str, event: str, payload: dict,
                    request_id: str | None = None) -> str:
         request_id = request_id or uuid.uuid4().hex
-        frame = json.dumps({"action": action, "event": event, "channelName": channel,
-                            "requestId": request_id, "payload": payload})
+        frame = encode_frame(action, channel, event, payload, request_id)
         assert self.ws is not None
         with self.send_lock:
             self.ws.send(frame)
@@ -395,8 +415,7 @@ class PondSocketSSEUser(PondSocketUser):
     def send_frame(self, action: str, channel: str, event: str, payload: dict,
                    request_id: str | None = None) -> str:
         request_id = request_id or uuid.uuid4().hex
-        frame = json.dumps({"action": action, "event": event, "channelName": channel,
-                            "requestId": request_id, "payload": payload})
+        frame = encode_frame(action, channel, event, payload, request_id)
         assert self.session is not None
         response = self.session.post(self.url, data=frame, timeout=self.option(
             "request_timeout", 10.0), headers={"X-Connection-ID": self.token,

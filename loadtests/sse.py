@@ -12,14 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from locust import constant, events, task
-from pondsocket_user import PondSocketSSEUser, PondSocketUser, paced
+from pondsocket_user import (
+    JoinsChannel,
+    PondSocketSSEUser,
+    PondSocketUser,
+    add_one_channel_arguments,
+    paced,
+)
 
 
 @events.init_command_line_parser.add_listener
 def _arguments(parser: Any) -> None:
-    parser.add_argument("--publishers", type=int, default=1,
-                        help="WebSocket users that publish (the rest subscribe over SSE)")
-    parser.add_argument("--channel", default="/chat/sse", help="The one channel")
+    add_one_channel_arguments(parser, "/chat/sse")
 
 
 @events.init.add_listener
@@ -28,29 +32,21 @@ def _configure(environment: Any, **_: Any) -> None:
         Publisher.fixed_count = max(0, environment.parsed_options.publishers)
 
 
-class SSESubscriber(PondSocketSSEUser):
+class SSESubscriber(JoinsChannel, PondSocketSSEUser):
     """Joins the channel over SSE and only receives."""
 
     wait_time = constant(1)
-
-    def on_start(self) -> None:
-        super().on_start()
-        self.join(self.option("channel"))
 
     @task
     def idle(self) -> None:
         pass
 
 
-class Publisher(PondSocketUser):
+class Publisher(JoinsChannel, PondSocketUser):
     """Joins the channel over WebSocket and publishes at --message-rate."""
 
     fixed_count = 1
     wait_time = paced()
-
-    def on_start(self) -> None:
-        super().on_start()
-        self.join(self.option("channel"))
 
     @task
     def publish_message(self) -> None:
