@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -18,6 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from pondsocket_tools.cli import main
+from tests.support import free_port
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -44,10 +44,6 @@ def test_serve_bad_target(monkeypatch, target, message):
     assert "Traceback" not in result.output
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.asynccontextmanager

@@ -30,6 +30,7 @@ import uvicorn
 
 from pondsocket_tools.client import ClientOptions, PondClient
 from pondsocket_tools.demo import ENDPOINT, create_app
+from tests.support import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 5.0
@@ -43,10 +44,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(30))
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fast_options(**overrides: Any) -> ClientOptions:

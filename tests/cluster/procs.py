@@ -24,15 +24,13 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from tests.support import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 5.0  # bound for one awaited frame
 START_TIMEOUT = 15.0  # bound for a process to listen (2 slow cores, several starting at once)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def port_open(port: int) -> bool:

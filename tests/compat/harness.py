@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 COMPAT = Path(__file__).resolve().parent
 JS_DRIVER = COMPAT / "js" / "driver.js"
@@ -34,10 +36,6 @@ DRIVER_TIMEOUT = 75.0
 Observation = dict[str, Any]
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class UvicornServer:

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from pondsocket_tools.inspector.api import AuthError
+from tests.support import free_port
 
 TOKEN = "t"
 BIN = Path(sys.executable).parent
@@ -40,10 +41,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(30))
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class DemoServer:
