@@ -70,8 +70,10 @@ def serve(target: str, host: str, port: int, reload: bool, log_level: str) -> No
 @click.option("--admin-token", metavar="TOKEN", envvar="PONDSOCKET_ADMIN_TOKEN",
               help="Serve the admin API under /_pond/admin with this bearer token "
                    "(read it with: pondctl inspect --token TOKEN).")
+@click.option("--admin-writes", is_flag=True,
+              help="Also enable the admin write actions (evict a user, close a channel).")
 def demo(host: str, port: int, log_level: str, redis_url: str | None,
-         admin_token: str | None) -> None:
+         admin_token: str | None, admin_writes: bool) -> None:
     """Run the built-in chat demo (token auth, /chat/:room with presence).
 
     \b
@@ -84,8 +86,10 @@ def demo(host: str, port: int, log_level: str, redis_url: str | None,
     """
     from .demo import ENDPOINT, create_app
 
+    if admin_writes and not admin_token:
+        raise click.UsageError("--admin-writes needs --admin-token")
     try:
-        app = create_app(redis_url, admin_token)
+        app = create_app(redis_url, admin_token, admin_writes)
     except ImportError:
         raise click.UsageError(
             '--redis needs the redis extra: pip install "pondsocket[redis]"') from None
@@ -93,7 +97,8 @@ def demo(host: str, port: int, log_level: str, redis_url: str | None,
     url = f"ws://{host}:{port}{ENDPOINT}"
     if admin_token:
         cluster += (f"\nAdmin:     [cyan]http://{host}:{port}/_pond/admin[/] "
-                    "(bearer token; inspect with [cyan]pondctl inspect --token ...[/])")
+                    "(bearer token; inspect with [cyan]pondctl inspect --token ...[/])"
+                    + (", write actions on" if admin_writes else ""))
     console.print(Panel.fit(
         f"[bold green]PondSocket demo[/] listening on [bold]{url}[/]\n\n"
         f"Connect:   [cyan]{url}?token=demo&name=ada[/]  (moderator: token=demo-mod)\n"

@@ -85,13 +85,15 @@ def build_pond(pond: PondSocket | None = None) -> PondSocket:
     return pond
 
 
-def create_app(redis_url: str | None = None, admin_token: str | None = None):
+def create_app(redis_url: str | None = None, admin_token: str | None = None,
+               admin_writes: bool = False):
     """The demo as an ASGI app (``uvicorn --factory pondsocket_tools.demo:create_app``).
 
     With ``redis_url`` (or ``PONDSOCKET_REDIS_URL`` in the environment) the demo is a cluster
     node: run several on different ports with the same Redis and they share the rooms.
     With ``admin_token`` (or ``PONDSOCKET_ADMIN_TOKEN``) the admin API is served under
-    ``/_pond/admin`` with that bearer token (see ``docs/admin.md``).
+    ``/_pond/admin`` with that bearer token (see ``docs/admin.md``); ``admin_writes`` (or
+    ``PONDSOCKET_ADMIN_WRITES=1``) enables its evict and close actions.
     """
     import os
 
@@ -111,5 +113,6 @@ def create_app(redis_url: str | None = None, admin_token: str | None = None):
     if admin_token:
         from pondsocket import AdminOptions
 
-        admin = AdminOptions(token=admin_token)
+        admin_writes = admin_writes or os.environ.get("PONDSOCKET_ADMIN_WRITES") == "1"
+        admin = AdminOptions(token=admin_token, allow_writes=admin_writes)
     return PondASGIApp(build_pond(pond), admin=admin)
