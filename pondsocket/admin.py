@@ -1,19 +1,20 @@
 """The documents of the admin API, built from a live :class:`~pondsocket.PondSocket`.
 
-Nothing here knows about HTTP: :class:`AdminInspector` turns the server's live objects into
+Nothing here knows about HTTP: :class:`AdminInspector` turns one node's live objects into
 JSON-ready dicts and the Prometheus text format, and performs the write actions. The HTTP
-routes are in :mod:`pondsocket.asgi.admin`. Everything is computed on request from the
+routes are in :mod:`pondsocket.asgi.admin`; gathering the documents of every node of a
+cluster is :mod:`pondsocket.admincluster`. Everything is computed on request from the
 objects themselves, so the message hot path pays nothing for it.
 """
 
 from __future__ import annotations
 
 import time
+import weakref
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-from .hooks import NoopMetrics
 
 if TYPE_CHECKING:
     from .channel import Channel
@@ -27,7 +28,8 @@ class AdminOptions:
     ``token`` is the bearer token every request must carry; ``prefix`` is where the routes
     live; ``expose_assigns`` adds members' assigns to channel documents; ``allow_writes``
     enables the evict and close actions; ``event_queue_size`` bounds each event stream's
-    backlog.
+    backlog; ``cluster_timeout`` is how long a cluster-wide request waits for the other
+    nodes' answers (a node that misses it is reported, not waited for).
     """
 
     token: str
@@ -35,48 +37,57 @@ class AdminOptions:
     expose_assigns: bool = False
     allow_writes: bool = False
     event_queue_size: int = 1024
+    cluster_timeout: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.token:
             raise ValueError("AdminOptions.token must not be empty")
+        if self.cluster_timeout <= 0:
+            raise ValueError("AdminOptions.cluster_timeout must be positive")
         self.prefix = "/" + self.prefix.strip("/") if self.prefix.strip("/") else ""
 
 
-class ConnectionCounter:
-    """Wraps the server's metrics collector to count opened and closed connections
-    (called once per connection, never per message); every call is passed on."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self.opened = 0
-        self.closed = 0
-
-    def connection_opened(self, conn_id: str, endpoint: str) -> None:
-        self.opened += 1
-        self._inner.connection_opened(conn_id, endpoint)
-
-    def connection_closed(self, conn_id: str, duration_seconds: float) -> None:
-        self.closed += 1
-        self._inner.connection_closed(conn_id, duration_seconds)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+#: The counters that have per-second rates, in the order of :meth:`RateMeter.rates`.
+RATE_KEYS = ("messages_received", "messages_broadcast", "frames_delivered")
+NODE_RATE_KEYS = (*RATE_KEYS, "connections_opened")
 
 
-class _NoopConnectionCounter(ConnectionCounter, NoopMetrics):
-    """A counter over :class:`NoopMetrics`: still a ``NoopMetrics``, so transports keep
-    their uninstrumented fast path."""
+class RateMeter:
+    """Per-second rates of growing counters, from samples taken when documents are built.
 
+    Nothing runs in the background: each request adds a sample (at most one per
+    ``min_interval``) and the rate is the growth since the oldest sample of the last
+    ``window`` seconds. Before two samples exist it is the average since ``since``.
+    """
 
-def install_counter(pond: PondSocket) -> ConnectionCounter:
-    """Install (once) a :class:`ConnectionCounter` as ``pond.metrics`` and return it."""
-    metrics = pond.metrics
-    if isinstance(metrics, ConnectionCounter):
-        return metrics
-    cls = _NoopConnectionCounter if isinstance(metrics, NoopMetrics) else ConnectionCounter
-    counter = cls(metrics)
-    pond.metrics = counter
-    return counter
+    def __init__(self, window: float = 10.0, min_interval: float = 0.5) -> None:
+        self.window = window
+        self.min_interval = min_interval
+        self._samples: dict[Any, deque[tuple[float, tuple[int, ...]]]] = {}
+
+    def rates(self, key: Any, values: tuple[int, ...], since: float,
+              now: float) -> tuple[float, ...]:
+        """The rates of ``values`` (counters of ``key``, counting from monotonic ``since``)."""
+        samples = self._samples.get(key)
+        if samples is None:
+            samples = self._samples[key] = deque()
+        if not samples or now - samples[-1][0] >= self.min_interval:
+            samples.append((now, values))
+        # Keep one sample at or before the window's start: the rate spans the whole window.
+        while len(samples) > 2 and samples[1][0] <= now - self.window:
+            samples.popleft()
+        start, old = samples[0]
+        if now - start < self.min_interval:
+            start, old = since, (0,) * len(values)
+        span = now - start
+        if span <= 0:
+            return (0.0,) * len(values)
+        return tuple(round(max(0, v - o) / span, 2) for v, o in zip(values, old, strict=True))
+
+    def keep_only(self, keys: set[Any]) -> None:
+        """Forget the samples of keys not in ``keys`` (closed channels)."""
+        for key in [k for k in self._samples if k not in keys]:
+            del self._samples[key]
 
 
 def _round(seconds: float) -> float:
@@ -84,14 +95,16 @@ def _round(seconds: float) -> float:
 
 
 class AdminInspector:
-    """Builds the admin documents of one server and performs the admin actions."""
+    """Builds the admin documents of one node and performs the admin actions on it.
 
-    def __init__(self, pond: PondSocket, options: AdminOptions) -> None:
+    The documents describe this node only; :mod:`pondsocket.admincluster` gathers them from
+    every node of a cluster and merges them.
+    """
+
+    def __init__(self, pond: PondSocket) -> None:
         self.pond = pond
-        self.options = options
-        self.started_at = time.time()
-        self._started = time.monotonic()
-        self.counter = install_counter(pond)
+        self._node_rates = RateMeter()
+        self._channel_rates = RateMeter()
 
     # -- walking the live objects --------------------------------------------------------
 
@@ -110,9 +123,11 @@ class AdminInspector:
         return None
 
     def counters(self) -> dict[str, int]:
-        """Server-wide counters; message counters include channels that have closed."""
-        received = broadcast = delivered = dropped = queued = 0
+        """Node-wide counters; message counters include channels that have closed."""
+        opened = closed = received = broadcast = delivered = dropped = queued = 0
         for endpoint in self.pond.endpoints:
+            opened += endpoint.connections_opened
+            closed += endpoint.connections_closed
             for lobby in endpoint.lobbies:
                 received += lobby.closed_messages_received
                 broadcast += lobby.closed_messages_broadcast
@@ -124,8 +139,7 @@ class AdminInspector:
             for connection in endpoint.connections.values():
                 dropped += getattr(connection.transport, "dropped_frames", 0)
                 queued += getattr(connection.transport, "queue_depth", 0)
-        return {"connections_opened": self.counter.opened,
-                "connections_closed": self.counter.closed,
+        return {"connections_opened": opened, "connections_closed": closed,
                 "messages_received": received, "messages_broadcast": broadcast,
                 "frames_delivered": delivered, "dropped_frames": dropped,
                 "queued_frames": queued}
@@ -133,19 +147,27 @@ class AdminInspector:
     # -- documents -----------------------------------------------------------------------
 
     def overview(self) -> dict[str, Any]:
-        """The node: id, uptime, sizes, counters and the cluster peers it knows."""
-        endpoints = self.pond.endpoints
-        cluster = self.pond.cluster
+        """The node: id, uptime, sizes, counters, rates and the cluster peers it knows."""
+        pond = self.pond
+        endpoints = pond.endpoints
+        cluster = pond.cluster
         nodes = ([{"node_id": node, "last_seen_seconds": _round(age)}
                   for node, age in sorted(cluster.nodes.items())]
                  if cluster is not None else [])
-        return {"node_id": self.pond.node_id,
-                "started_at": self.started_at,
-                "uptime_seconds": _round(time.monotonic() - self._started),
+        counters = self.counters()
+        now = time.monotonic()
+        rates = self._node_rates.rates(
+            None, tuple(counters[k] for k in NODE_RATE_KEYS), pond.started_monotonic, now)
+        channels = list(self.iter_channels())
+        return {"node_id": pond.node_id,
+                "started_at": pond.started_at,
+                "uptime_seconds": _round(now - pond.started_monotonic),
                 "endpoint_count": len(endpoints),
                 "connection_count": sum(len(e.connections) for e in endpoints),
-                "channel_count": sum(1 for _ in self.iter_channels()),
-                "counters": self.counters(),
+                "channel_count": len(channels),
+                "member_count": sum(len(c.members) for _, _, c in channels),
+                "counters": counters,
+                "rates": dict(zip(NODE_RATE_KEYS, rates, strict=True)),
                 "cluster_nodes": nodes}
 
     def endpoints(self) -> dict[str, Any]:
@@ -155,30 +177,40 @@ class AdminInspector:
                               for e in self.pond.endpoints]}
 
     def channels(self) -> dict[str, Any]:
-        """Every live channel with its sizes and counters."""
-        return {"channels": [self._channel_summary(path, pattern, channel)
-                             for path, pattern, channel in self.iter_channels()]}
+        """Every live channel with its sizes, counters and rates."""
+        now = time.monotonic()
+        docs = [self._channel_summary(path, pattern, channel, now)
+                for path, pattern, channel in self.iter_channels()]
+        self._channel_rates.keep_only({id(c) for _, _, c in self.iter_channels()})
+        return {"channels": docs}
 
-    @staticmethod
-    def _channel_summary(endpoint: str, pattern: str, channel: Channel) -> dict[str, Any]:
+    def _channel_summary(self, endpoint: str, pattern: str, channel: Channel,
+                         now: float) -> dict[str, Any]:
+        values = (channel.messages_received, channel.messages_broadcast,
+                  channel.frames_delivered)
+        # The channel's age in monotonic time, for the rate before two samples exist.
+        since = now - max(0.0, time.time() - channel.created_at)
+        rates = self._channel_rates.rates(id(channel), values, since, now)
         return {"name": channel.name, "endpoint": endpoint, "pattern": pattern,
                 "member_count": len(channel.members),
                 "remote_member_count": len(channel.remote_members),
-                "messages_received": channel.messages_received,
-                "messages_broadcast": channel.messages_broadcast,
-                "frames_delivered": channel.frames_delivered,
-                "created_at": channel.created_at}
+                **dict(zip(RATE_KEYS, values, strict=True)),
+                "rates": dict(zip(RATE_KEYS, rates, strict=True)),
+                "created_at": channel.created_at,
+                "node_ids": [self.pond.node_id]}
 
-    def channel(self, name: str, endpoint: str | None = None) -> dict[str, Any] | None:
+    def channel(self, name: str, endpoint: str | None = None, *,
+                expose_assigns: bool = False) -> dict[str, Any] | None:
         """One channel with its members (local and remote), or None when it does not exist.
 
-        Assigns are included only when ``expose_assigns`` is set.
+        Local members have ``"node": "local"``; those on other nodes their node id.
+        Assigns are included only with ``expose_assigns``.
         """
         channel = self.find_channel(name, endpoint)
         if channel is None:
             return None
         presence = channel._presence  # read-only: no copies of every member's presence
-        expose = self.options.expose_assigns
+        expose = expose_assigns
         members: list[dict[str, Any]] = []
         for uid, member in channel.members.items():
             doc: dict[str, Any] = {"user_id": uid, "node": "local",
@@ -194,7 +226,8 @@ class AdminInspector:
                 doc["assigns"] = dict(remote.assigns)
             members.append(doc)
         lobby = channel.lobby
-        return {**self._channel_summary(lobby.endpoint.path, lobby.path, channel),
+        return {**self._channel_summary(lobby.endpoint.path, lobby.path, channel,
+                                        time.monotonic()),
                 "members": members}
 
     def connections(self) -> dict[str, Any]:
@@ -204,7 +237,7 @@ class AdminInspector:
         for endpoint in self.pond.endpoints:
             for uid, connection in endpoint.connections.items():
                 transport = connection.transport
-                docs.append({"user_id": uid, "endpoint": endpoint.path,
+                docs.append({"user_id": uid, "node": "local", "endpoint": endpoint.path,
                              "transport": str(transport.transport_type()),
                              "channels": sorted(connection.channels),
                              "queue_depth": getattr(transport, "queue_depth", 0),
@@ -214,52 +247,21 @@ class AdminInspector:
         return {"connections": docs}
 
     def metrics_text(self) -> str:
-        """The counters and gauges in the Prometheus text exposition format 0.0.4."""
-        overview = self.overview()
-        counters = overview["counters"]
-        rows = [
-            ("pondsocket_uptime_seconds", "gauge", "Seconds since the admin API started.",
-             overview["uptime_seconds"]),
-            ("pondsocket_endpoints", "gauge", "Registered endpoints.",
-             overview["endpoint_count"]),
-            ("pondsocket_connections", "gauge", "Open connections.",
-             overview["connection_count"]),
-            ("pondsocket_channels", "gauge", "Live channels.", overview["channel_count"]),
-            ("pondsocket_channel_members", "gauge", "Local channel memberships.",
-             sum(len(c.members) for _, _, c in self.iter_channels())),
-            ("pondsocket_queued_frames", "gauge", "Frames waiting in connection queues.",
-             counters["queued_frames"]),
-            ("pondsocket_dropped_frames", "gauge",
-             "Frames dropped by the open connections' full queues.",
-             counters["dropped_frames"]),
-            ("pondsocket_cluster_nodes", "gauge", "Cluster peers heard from.",
-             len(overview["cluster_nodes"])),
-            ("pondsocket_connections_opened_total", "counter", "Connections opened.",
-             counters["connections_opened"]),
-            ("pondsocket_connections_closed_total", "counter", "Connections closed.",
-             counters["connections_closed"]),
-            ("pondsocket_messages_received_total", "counter", "Client broadcasts received.",
-             counters["messages_received"]),
-            ("pondsocket_messages_broadcast_total", "counter", "Channel broadcasts sent.",
-             counters["messages_broadcast"]),
-            ("pondsocket_frames_delivered_total", "counter",
-             "Frames queued to channel members.", counters["frames_delivered"]),
-        ]
-        lines = []
-        for name, kind, help_text, value in rows:
-            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}",
-                      f"{name} {value}"]
-        return "\n".join(lines) + "\n"
+        """This node's counters and gauges in the Prometheus text format 0.0.4."""
+        return metrics_text([self.overview()])
 
     # -- actions -------------------------------------------------------------------------
 
     async def evict(self, name: str, user_id: str, reason: str = "Evicted by admin",
-                    endpoint: str | None = None) -> bool | None:
+                    endpoint: str | None = None, *, local_only: bool = False) -> bool | None:
         """Evict ``user_id`` from channel ``name``: None when the channel does not exist,
-        False when the user is not a member."""
+        False when the user is not a member (with ``local_only``: not a member connected to
+        this node; otherwise a member on another node is evicted through the cluster)."""
         channel = self.find_channel(name, endpoint)
         if channel is None:
             return None
+        if local_only and user_id not in channel.members:
+            return False
         return await channel.evict_user(user_id, reason)
 
     async def close(self, name: str, reason: str = "Channel closed by admin",
@@ -272,4 +274,63 @@ class AdminInspector:
         return True
 
 
-__all__ = ["AdminInspector", "AdminOptions", "ConnectionCounter", "install_counter"]
+_METRICS: tuple[tuple[str, str, str, Any], ...] = (
+    ("pondsocket_uptime_seconds", "gauge", "Seconds since the server started.",
+     lambda o: o["uptime_seconds"]),
+    ("pondsocket_endpoints", "gauge", "Registered endpoints.", lambda o: o["endpoint_count"]),
+    ("pondsocket_connections", "gauge", "Open connections.", lambda o: o["connection_count"]),
+    ("pondsocket_channels", "gauge", "Live channels.", lambda o: o["channel_count"]),
+    ("pondsocket_channel_members", "gauge", "Local channel memberships.",
+     lambda o: o["member_count"]),
+    ("pondsocket_queued_frames", "gauge", "Frames waiting in connection queues.",
+     lambda o: o["counters"]["queued_frames"]),
+    ("pondsocket_dropped_frames", "gauge",
+     "Frames dropped by the open connections' full queues.",
+     lambda o: o["counters"]["dropped_frames"]),
+    ("pondsocket_cluster_nodes", "gauge", "Cluster peers heard from.",
+     lambda o: len(o["cluster_nodes"])),
+    ("pondsocket_connections_opened_total", "counter", "Connections opened.",
+     lambda o: o["counters"]["connections_opened"]),
+    ("pondsocket_connections_closed_total", "counter", "Connections closed.",
+     lambda o: o["counters"]["connections_closed"]),
+    ("pondsocket_messages_received_total", "counter", "Client broadcasts received.",
+     lambda o: o["counters"]["messages_received"]),
+    ("pondsocket_messages_broadcast_total", "counter", "Channel broadcasts sent.",
+     lambda o: o["counters"]["messages_broadcast"]),
+    ("pondsocket_frames_delivered_total", "counter", "Frames queued to channel members.",
+     lambda o: o["counters"]["frames_delivered"]),
+)
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
+
+
+def metrics_text(overviews: list[dict[str, Any]], *, by_node: bool = False) -> str:
+    """Overview documents in the Prometheus text exposition format 0.0.4.
+
+    One node's overview gives unlabelled series (Prometheus adds ``instance`` when it scrapes
+    each node); with ``by_node`` every series carries a ``node`` label, one per overview.
+    """
+    lines = []
+    for name, kind, help_text, value in _METRICS:
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+        for overview in overviews:
+            labels = f'{{node="{_label(str(overview["node_id"]))}"}}' if by_node else ""
+            lines.append(f"{name}{labels} {value(overview)}")
+    return "\n".join(lines) + "\n"
+
+
+_INSPECTORS: weakref.WeakKeyDictionary[Any, AdminInspector] = weakref.WeakKeyDictionary()
+
+
+def inspector_of(pond: PondSocket) -> AdminInspector:
+    """The one :class:`AdminInspector` of ``pond``, shared so its rate samples are too."""
+    inspector = _INSPECTORS.get(pond)
+    if inspector is None:
+        inspector = _INSPECTORS[pond] = AdminInspector(pond)
+    return inspector
+
+
+__all__ = ["RATE_KEYS", "AdminInspector", "AdminOptions", "RateMeter", "inspector_of",
+           "metrics_text"]

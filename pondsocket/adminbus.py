@@ -51,18 +51,26 @@ class Subscription:
         self._queue.append(event)
         self._ready.set()
 
-    async def get(self) -> dict[str, Any]:
-        """The next event (waits for one)."""
+    async def get(self) -> dict[str, Any] | None:
+        """The next event (waits for one); None once the subscription is closed and empty."""
         while not self._queue:
+            if self.closed:
+                return None
             self._ready.clear()
             await self._ready.wait()
         return self._queue.popleft()
 
+    def drain(self, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` queued events, without waiting."""
+        queue = self._queue
+        return [queue.popleft() for _ in range(min(limit, len(queue)))]
+
     def close(self) -> None:
-        """Stop receiving events."""
+        """Stop receiving events (a waiting :meth:`get` returns None)."""
         if not self.closed:
             self.closed = True
             self._bus._remove(self)
+            self._ready.set()
 
     def __enter__(self) -> Subscription:
         return self
@@ -96,6 +104,11 @@ class EventBus:
     def subscriber_count(self) -> int:
         return len(self._subs)
 
+    def end(self, pond: Any) -> None:
+        """Close every subscription to ``pond`` (it is shutting down): streams end."""
+        for sub in [sub for sub in self._subs if sub.pond is pond]:
+            sub.close()
+
     def emit(self, kind: str, channel: Any, /, **fields: Any) -> None:
         """Record one event of ``channel`` (a :class:`~pondsocket.channel.Channel`).
 
@@ -110,7 +123,8 @@ class EventBus:
                     continue
                 if event is None:
                     event = {"type": kind, "channel": channel.name,
-                             "endpoint": lobby.endpoint.path, "time": time.time(), **fields}
+                             "endpoint": lobby.endpoint.path, "node": pond.node_id,
+                             "time": time.time(), **fields}
                 sub.offer(event)
         except Exception:  # pragma: no cover - an inspector must never break a channel
             pass

@@ -31,6 +31,7 @@ import logging
 import time
 import uuid
 from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -110,6 +111,9 @@ class ClusterNode:
         self.dropped = 0
         self.rejected = 0
         self.duplicates = 0
+        #: Handlers of message types beyond the channel protocol, by type (the admin API's
+        #: cluster queries, see :mod:`pondsocket.admincluster`): ``handler(source, message)``.
+        self.extensions: dict[str, Callable[[str, dict[str, Any]], Awaitable[None]]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -217,6 +221,12 @@ class ClusterNode:
             self._wakeup = loop.create_future()
             await self._wakeup
 
+    def send_extension(self, kind: str, endpoint: str, target: str,
+                       fields: dict[str, Any]) -> None:
+        """Publish a message of an extension type (see :attr:`extensions`) through the outbox,
+        on the topic of channel ``target`` of pseudo-endpoint ``endpoint``."""
+        self._send(target, endpoint, kind, fields)
+
     def _channel_send(self, channel: Channel, kind: str, fields: dict[str, Any]) -> None:
         self._send(channel.name, channel.lobby.endpoint.path.lstrip("/"), kind, fields)
 
@@ -306,6 +316,13 @@ class ClusterNode:
             log.warning("node %s declared dead is back: asking for its state", source)
             for channel in list(self._channels.values()):
                 self._channel_send(channel, T.STATE_REQUEST, {"fromNode": self.node_id})
+        extension = self.extensions.get(message.get("type"))
+        if extension is not None:
+            try:
+                await extension(source, message)
+            except Exception:
+                log.exception("handling %s from %s failed", message.get("type"), source)
+            return
         if message.get("type") == T.NODE_HEARTBEAT:
             incarnation = message.get("incarnation")
             if isinstance(incarnation, str):

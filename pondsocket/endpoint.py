@@ -58,6 +58,9 @@ class Endpoint:
         self._lobbies: list[Lobby] = []
         self._connections: dict[str, Connection] = {}
         self._closed = False
+        #: Connections accepted and closed since start (read by the admin API).
+        self.connections_opened = 0
+        self.connections_closed = 0
 
     @property
     def path(self) -> str:
@@ -192,6 +195,7 @@ class Endpoint:
             self._send(transport, encode_frame(ServerActions.SYSTEM, event_name,
                                                SystemEntity.GATEWAY, new_request_id(),
                                                payload))
+        self.connections_opened += 1
         self._metrics.connection_opened(user_id, self._path)
         hooks = self.hooks
         if hooks is not None and hooks.on_connect is not None:
@@ -237,6 +241,7 @@ class Endpoint:
             return
         for channel in list(connection.channels.values()):
             await channel.remove_user(user_id, LeaveReason.CONNECTION_CLOSED)
+        self.connections_closed += 1
         self._metrics.connection_closed(user_id, time.monotonic() - connection.opened_at)
         hooks = self.hooks
         if hooks is not None and hooks.on_disconnect is not None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from .adminbus import BUS
+from .admincluster import ClusterAdmin
 from .cluster import ClusterNode
 from .endpoint import ConnectionHandler, ConnectionMiddlewareFn, Endpoint
 from .hooks import NoopMetrics
@@ -40,8 +43,14 @@ class PondSocket:
         self._pubsub = pubsub
         self._endpoints: list[Endpoint] = []
         self.node_id = self._options.node_id or uuid.uuid4().hex
+        #: Wall-clock and monotonic time of creation (the admin API's uptime).
+        self.started_at = time.time()
+        self.started_monotonic = time.monotonic()
         self.cluster: ClusterNode | None = (ClusterNode(self, pubsub) if pubsub is not None
                                             else None)
+        #: Answers (and asks) the other nodes' admin queries, with a cluster.
+        self.cluster_admin: ClusterAdmin | None = (ClusterAdmin(self.cluster)
+                                                   if self.cluster is not None else None)
         hooks = self._options.hooks
         self.metrics: Any = (hooks.metrics if hooks is not None and hooks.metrics is not None
                              else NoopMetrics())
@@ -91,9 +100,13 @@ class PondSocket:
 
     async def close(self) -> None:
         """Close every endpoint (and their connections and channels), leave the cluster,
-        then close the pub/sub."""
+        then close the pub/sub. Open admin event streams end first."""
+        if BUS.active:
+            BUS.end(self)
         for endpoint in self._endpoints:
             await endpoint.close()
+        if self.cluster_admin is not None:
+            await self.cluster_admin.close()
         if self.cluster is not None:
             await self.cluster.close()
         if self._pubsub is not None:

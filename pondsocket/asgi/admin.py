@@ -2,19 +2,31 @@
 
 Enabled by ``PondASGIApp(pond, admin=AdminOptions(token=...))``; every request needs
 ``Authorization: Bearer <token>``. The documents come from :class:`~pondsocket.admin.
-AdminInspector`; the event stream from :data:`pondsocket.adminbus.BUS`.
+AdminInspector`, gathered from every node of a cluster by :mod:`pondsocket.admincluster`
+unless ``?scope=local``; the event stream from :data:`pondsocket.adminbus.BUS`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 from typing import Any
 from urllib.parse import unquote
 
-from ..admin import AdminInspector, AdminOptions
-from ..adminbus import BUS
+from ..admin import AdminOptions, inspector_of, metrics_text
+from ..adminbus import BUS, Subscription
+from ..admincluster import ClusterAdmin, answer_query
+from ..adminmerge import (
+    NodeAnswer,
+    merge_channel,
+    merge_channels,
+    merge_connections,
+    merge_endpoints,
+    merge_overview,
+    node_status,
+)
 from ..server import PondSocket
 from .scope import Scope, query_dict
 
@@ -50,12 +62,19 @@ def _raw_path(scope: Scope) -> str:
     return path
 
 
+_MERGE = {"overview": merge_overview, "endpoints": merge_endpoints,
+          "channels": merge_channels, "channel": merge_channel,
+          "connections": merge_connections}
+_SCOPES = ("cluster", "local")
+
+
 class AdminRoutes:
     """Routes admin requests under ``options.prefix`` for one server."""
 
     def __init__(self, pond: PondSocket, options: AdminOptions) -> None:
+        self.pond = pond
         self.options = options
-        self.inspector = AdminInspector(pond, options)
+        self.inspector = inspector_of(pond)
         self._token = options.token.encode()
 
     def handles(self, scope: Scope) -> bool:
@@ -90,6 +109,9 @@ class AdminRoutes:
         parts = [unquote(p) for p in rest.split("/")] if rest else []
         method = scope["method"]
         query = query_dict(scope)
+        if query.get("scope", "cluster") not in _SCOPES:
+            await _error(send, 400, "scope must be cluster or local")
+            return
         if method == "POST":
             await self._post(parts, query, receive, send)
         elif method in ("GET", "HEAD"):
@@ -98,27 +120,39 @@ class AdminRoutes:
             await _error(send, 405, f"method {method} not allowed",
                          [(b"allow", b"GET, POST")])
 
+    def _cluster(self, query: dict[str, str]) -> ClusterAdmin | None:
+        """The cluster to ask: None for a lone node or with ``?scope=local``."""
+        return None if query.get("scope") == "local" else self.pond.cluster_admin
+
+    async def _ask(self, name: str, args: dict[str, Any],
+                   cluster: ClusterAdmin | None) -> list[NodeAnswer]:
+        if cluster is None:
+            return [await answer_query(self.pond, name, args)]
+        return await cluster.ask(name, args, timeout=self.options.cluster_timeout)
+
+    async def _document(self, send: Any, name: str, query: dict[str, str],
+                        args: dict[str, Any] | None = None) -> None:
+        cluster = self._cluster(query)
+        answers = await self._ask(name, args or {}, cluster)
+        document = _MERGE[name](answers)
+        if document is None:
+            await _error(send, 404, f"no channel {(args or {}).get('name')}")
+            return
+        document["scope"] = "cluster" if cluster is not None else "local"
+        await send_json(send, 200, document)
+
     async def _get(self, parts: list[str], query: dict[str, str], scope: Scope,
                    receive: Any, send: Any) -> None:
-        inspector = self.inspector
         head = parts[0] if parts else "overview"
-        if len(parts) <= 1 and head == "overview":
-            await send_json(send, 200, inspector.overview())
-        elif parts == ["endpoints"]:
-            await send_json(send, 200, inspector.endpoints())
-        elif parts == ["channels"]:
-            await send_json(send, 200, inspector.channels())
+        if len(parts) <= 1 and head in ("overview", "endpoints", "channels", "connections"):
+            await self._document(send, head, query)
         elif head == "channels":
-            name = self._name(parts[1:], query.get("endpoint"))
-            doc = inspector.channel(name, query.get("endpoint"))
-            if doc is None:
-                await _error(send, 404, f"no channel {name}")
-            else:
-                await send_json(send, 200, doc)
-        elif parts == ["connections"]:
-            await send_json(send, 200, inspector.connections())
+            endpoint = query.get("endpoint")
+            await self._document(send, "channel", query, {
+                "name": self._name(parts[1:], endpoint), "endpoint": endpoint,
+                "expose_assigns": self.options.expose_assigns})
         elif parts == ["metrics"]:
-            body = inspector.metrics_text().encode()
+            body = (await self._metrics(query)).encode()
             await send({"type": "http.response.start", "status": 200, "headers": [
                 (b"content-type", b"text/plain; version=0.0.4; charset=utf-8"), _NO_STORE,
                 (b"content-length", str(len(body)).encode())]})
@@ -127,6 +161,16 @@ class AdminRoutes:
             await self._events(query, scope, receive, send)
         else:
             await _error(send, 404, "unknown admin route")
+
+    async def _metrics(self, query: dict[str, str]) -> str:
+        """This node's series, or with ``?scope=cluster`` every node's, labelled ``node``
+        (Prometheus scrapes each node; the cluster view is for a quick look)."""
+        if query.get("scope") != "cluster" or self.pond.cluster_admin is None:
+            return self.inspector.metrics_text()
+        answers = await self._ask("overview", {}, self.pond.cluster_admin)
+        text = metrics_text([a.document for a in answers if a.ok], by_node=True)
+        missing = "".join(f"# node {a.node_id}: {a.error}\n" for a in answers if not a.ok)
+        return missing + text
 
     def _name(self, parts: list[str], endpoint: str | None) -> str:
         """The channel name in the path: one encoded segment (``%2Froom%2F1``) or several
@@ -145,38 +189,45 @@ class AdminRoutes:
         if not self.options.allow_writes:
             await _error(send, 403, "admin write actions are disabled")
             return
-        name, action = self._name(parts[1:-1], query.get("endpoint")), parts[-1]
+        endpoint = query.get("endpoint")
+        name, action = self._name(parts[1:-1], endpoint), parts[-1]
         try:
             body = await _read_json(receive)
         except ValueError as err:
             await _error(send, 400, str(err))
             return
-        endpoint = query.get("endpoint")
         reason = body.get("reason")
         if reason is not None and not isinstance(reason, str):
             await _error(send, 400, "reason must be a string")
             return
-        if action == "close":
-            closed = await self.inspector.close(name, reason or "Channel closed by admin",
-                                                endpoint)
-            if not closed:
-                await _error(send, 404, f"no channel {name}")
-            else:
-                await send_json(send, 200, {"channel": name, "closed": True})
-            return
         user_id = body.get("user_id")
-        if not isinstance(user_id, str) or not user_id:
+        if action == "evict" and (not isinstance(user_id, str) or not user_id):
             await _error(send, 400, "user_id (string) required")
             return
-        evicted = await self.inspector.evict(name, user_id, reason or "Evicted by admin",
-                                             endpoint)
-        if evicted is None:
+        args = {"name": name, "endpoint": endpoint, "user_id": user_id,
+                "reason": reason or ("Evicted by admin" if action == "evict"
+                                     else "Channel closed by admin")}
+        # Actions reach every node: a user is evicted where it is connected, a channel is
+        # closed on every node that has it.
+        answers = await self._ask(action, args, self.pond.cluster_admin)
+        key = "evicted" if action == "evict" else "closed"
+        results = {a.node_id: a.document[key] for a in answers if a.ok}
+        done = [node for node, result in results.items() if result]
+        exists = any(result is not None for result in results.values())
+        nodes = node_status(answers)
+        if action == "close":
+            if not done:
+                await _error(send, 404, f"no channel {name}")
+            else:
+                await send_json(send, 200, {"channel": name, "closed": True,
+                                            "node_ids": done, "nodes": nodes})
+        elif not exists:
             await _error(send, 404, f"no channel {name}")
-        elif not evicted:
+        elif not done:
             await _error(send, 404, f"{user_id} is not a member of {name}")
         else:
             await send_json(send, 200, {"channel": name, "user_id": user_id,
-                                        "evicted": True})
+                                        "evicted": True, "node_ids": done, "nodes": nodes})
 
     async def _events(self, query: dict[str, str], scope: Scope, receive: Any,
                       send: Any) -> None:
@@ -187,38 +238,48 @@ class AdminRoutes:
         if b"text/event-stream" not in accept:
             await _error(send, 406, "GET events with Accept: text/event-stream")
             return
-        sub = BUS.subscribe(self.inspector.pond, channel=query.get("channel") or None,
-                            maxsize=self.options.event_queue_size)
-        with sub:
-            await send({"type": "http.response.start", "status": 200, "headers": [
-                (b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
-                (b"x-accel-buffering", b"no")]})
-            # The first bytes tell the client it is subscribed.
-            await send({"type": "http.response.body", "body": b": subscribed\n\n",
-                        "more_body": True})
-            disconnect = asyncio.ensure_future(_wait_disconnect(receive))
-            try:
-                while True:
-                    getter = asyncio.ensure_future(sub.get())
-                    done, _ = await asyncio.wait({getter, disconnect},
-                                                 timeout=KEEPALIVE_SECONDS,
-                                                 return_when=asyncio.FIRST_COMPLETED)
-                    if disconnect in done:
-                        getter.cancel()
+        channel = query.get("channel") or None
+        sub = BUS.subscribe(self.pond, channel=channel, maxsize=self.options.event_queue_size)
+        cluster = self._cluster(query)
+        with sub, (cluster.watch(sub, channel) if cluster is not None
+                   else contextlib.nullcontext()):
+            await self._stream(sub, receive, send)
+
+    @staticmethod
+    async def _stream(sub: Subscription, receive: Any, send: Any) -> None:
+        """Write ``sub``'s events as Server-Sent Events until the client goes away or the
+        server closes (then the response ends)."""
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
+            (b"x-accel-buffering", b"no")]})
+        # The first bytes tell the client it is subscribed.
+        await send({"type": "http.response.body", "body": b": subscribed\n\n",
+                    "more_body": True})
+        disconnect = asyncio.ensure_future(_wait_disconnect(receive))
+        try:
+            while True:
+                getter = asyncio.ensure_future(sub.get())
+                done, _ = await asyncio.wait({getter, disconnect}, timeout=KEEPALIVE_SECONDS,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if disconnect in done:
+                    getter.cancel()
+                    return
+                if getter in done:
+                    event = getter.result()
+                    if event is None:  # the server is closing
+                        await send({"type": "http.response.body", "body": b""})
                         return
-                    if getter in done:
-                        event = getter.result()
-                        chunk = (f"event: {event['type']}\n"
-                                 f"data: {json.dumps(event, default=str)}\n\n")
-                    else:
-                        getter.cancel()
-                        chunk = ": keepalive\n\n"
-                    await send({"type": "http.response.body", "body": chunk.encode(),
-                                "more_body": True})
-            except OSError:
-                return  # the client went away mid-write
-            finally:
-                disconnect.cancel()
+                    chunk = (f"event: {event['type']}\n"
+                             f"data: {json.dumps(event, default=str)}\n\n")
+                else:
+                    getter.cancel()
+                    chunk = ": keepalive\n\n"
+                await send({"type": "http.response.body", "body": chunk.encode(),
+                            "more_body": True})
+        except OSError:
+            return  # the client went away mid-write
+        finally:
+            disconnect.cancel()
 
 
 async def _wait_disconnect(receive: Any) -> None:

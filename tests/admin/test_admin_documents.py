@@ -28,6 +28,12 @@ async def test_documents_follow_joins_presence_and_leaves(admin_env: Any) -> Non
     await alice.expect("PRESENCE", "JOIN", ROOM)
 
     overview = await admin.json("/overview")
+    node_id = admin.app.pond.node_id
+    assert overview["scope"] == "local"  # a lone node: the cluster is itself
+    assert overview["node_id"] == node_id
+    assert [n["node_id"] for n in overview["nodes"]] == [node_id]
+    assert overview["nodes"][0]["ok"] is True
+    assert overview["member_count"] == 2
     assert overview["endpoint_count"] == 2
     assert overview["connection_count"] == 2
     assert overview["channel_count"] == 1
@@ -44,6 +50,9 @@ async def test_documents_follow_joins_presence_and_leaves(admin_env: Any) -> Non
     assert summary["name"] == ROOM and summary["endpoint"] == "/api/socket"
     assert summary["pattern"] == "/room/:id"
     assert (summary["member_count"], summary["remote_member_count"]) == (2, 0)
+    assert summary["node_ids"] == [node_id]
+    assert set(summary["rates"]) == {"messages_received", "messages_broadcast",
+                                     "frames_delivered"}
 
     detail = await admin.json(f"/channels/{ENCODED}")
     members = {m["user_id"]: m for m in detail["members"]}
@@ -184,7 +193,9 @@ async def test_evict_and_close_when_writes_are_allowed(admin_env: Any) -> None:
     response = await admin.post(f"/channels/{ENCODED}/evict",
                                 {"user_id": bob.user_id, "reason": "spam"})
     assert response.status_code == 200
-    assert response.json() == {"channel": ROOM, "user_id": bob.user_id, "evicted": True}
+    node = {"node_id": admin.app.pond.node_id, "ok": True}
+    assert response.json() == {"channel": ROOM, "user_id": bob.user_id, "evicted": True,
+                               "node_ids": [node["node_id"]], "nodes": [node]}
     await bob.expect("SYSTEM", "EVICTED", ROOM, payload={"reason": "spam"})
     await alice.expect("PRESENCE", "LEAVE", ROOM)
     assert [m["user_id"] for m in (await admin.json(f"/channels/{ENCODED}"))["members"]] == [
@@ -200,7 +211,8 @@ async def test_evict_and_close_when_writes_are_allowed(admin_env: Any) -> None:
     assert (await admin.post("/channels/%2Fnope/close")).status_code == 404
 
     response = await admin.post(f"/channels/{ENCODED}/close", {"reason": "maintenance"})
-    assert response.json() == {"channel": ROOM, "closed": True}
+    assert response.json() == {"channel": ROOM, "closed": True,
+                               "node_ids": [node["node_id"]], "nodes": [node]}
     await alice.expect("SYSTEM", "EVICTED", ROOM, payload={"reason": "maintenance"})
     assert (await admin.json("/channels"))["channels"] == []
     # The connections stay open: alice can join again.

@@ -96,7 +96,7 @@ async def test_slow_subscriber_drops_and_reports() -> None:
     assert not bus.active
 
     class Pond:
-        pass
+        node_id = "n1"
 
     class Endpoint:
         path = "/ws"
