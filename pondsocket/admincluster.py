@@ -12,8 +12,9 @@ where ``<target>`` is a node id or ``__all__``:
   ``close``, which each node performs on its own connections and channel instance.
 * ``ADMIN_WATCH {watchId, channel, ttl}`` to all, renewed every ``ttl / 3``: each node
   forwards its channel activity (filtered by ``channel``) to the watching node in
-  ``ADMIN_EVENTS {watchId, events}`` batches, until ``ADMIN_UNWATCH`` or the ttl runs out
-  (so a watcher that died stops costing anything within ``ttl``).
+  ``ADMIN_EVENTS {watchId, events}`` batches, the first being a ``subscribed`` event, until
+  ``ADMIN_UNWATCH`` or the ttl runs out (so a watcher that died stops costing anything
+  within ``ttl``).
 
 Any node of the cluster answers, whether or not it serves the admin API itself: the pub/sub
 is the cluster's trust boundary (peers already exchange members, assigns and messages).
@@ -228,19 +229,23 @@ class ClusterAdmin:
             forwarder.expires = expires
             return
         channel = message.get("channel")
-        subscription = BUS.subscribe(self.pond, maxsize=DEFAULT_QUEUE_SIZE,
-                                     channel=channel if isinstance(channel, str) else None)
+        channel = channel if isinstance(channel, str) and channel else None
+        subscription = BUS.subscribe(self.pond, maxsize=DEFAULT_QUEUE_SIZE, channel=channel)
         forwarder = self._forwarders[watch_id] = _Forwarder(source, subscription, expires)
         forwarder.task = asyncio.get_running_loop().create_task(
-            self._forward(watch_id, forwarder))
+            self._forward(watch_id, forwarder, channel))
 
     async def _on_unwatch(self, source: str, message: dict[str, Any]) -> None:
         forwarder = self._forwarders.get(message.get("watchId"))
         if forwarder is not None and forwarder.watcher == source:
             forwarder.subscription.close()  # the forwarding task ends
 
-    async def _forward(self, watch_id: str, forwarder: _Forwarder) -> None:
+    async def _forward(self, watch_id: str, forwarder: _Forwarder, channel: str | None) -> None:
         subscription = forwarder.subscription
+        # Tells the watcher (and its client) that this node's activity now flows to it.
+        hello = {"type": "subscribed", "channel": channel or "*", "node": self.pond.node_id,
+                 "time": time.time()}
+        self._send(EVENTS, forwarder.watcher, {"watchId": watch_id, "events": [hello]})
         try:
             while (remaining := forwarder.expires - time.monotonic()) > 0:
                 try:

@@ -103,11 +103,11 @@ async def admin_env() -> AsyncIterator[Any]:
 
     class Env:
         @staticmethod
-        async def start(admin: AdminOptions | None = None, *,
-                        default: bool = True) -> Admin:
+        async def start(admin: AdminOptions | None = None, *, default: bool = True,
+                        pubsub: Any = None, options: Any = None) -> Admin:
             if admin is None and default:
                 admin = AdminOptions(token=TOKEN)
-            app = PondASGIApp(build_chat(), admin=admin)
+            app = PondASGIApp(build_chat(options, pubsub), admin=admin)
             server = await _start(app)
             servers.append(server)
             return Admin(server, app, http, admin.prefix if admin is not None else PREFIX)

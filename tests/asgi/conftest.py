@@ -257,7 +257,7 @@ async def sse_open(start_server: Any, http_client: httpx.AsyncClient) -> AsyncIt
 # -- the application under test -------------------------------------------------------------
 
 
-def build_chat(options: Options | None = None) -> PondSocket:
+def build_chat(options: Options | None = None, pubsub: Any = None) -> PondSocket:
     """A small chat server exercising every path of the adapter.
 
     * ``/api/socket``: ``?token=bad`` is declined 401 "Invalid token", ``?token=boom`` makes
@@ -270,7 +270,7 @@ def build_chat(options: Options | None = None) -> PondSocket:
       ``{"echo": payload}``, ``status`` updates presence, ``evict`` evicts the members named
       ``payload["name"]`` with the reason ``"bye"``, ``fail`` raises.
     """
-    pond = PondSocket(options=options)
+    pond = PondSocket(options=options, pubsub=pubsub)
 
     async def authenticate(ctx: ConnectionContext) -> None:
         token = ctx.query.get("token")

@@ -1,7 +1,8 @@
 """The application the multi-process cluster tests serve.
 
 ``uvicorn tests.cluster.app:app`` with ``REDIS_URL`` (required), ``NODE_ID``,
-``HEARTBEAT_INTERVAL``, ``HEARTBEAT_TIMEOUT`` and ``CLUSTER_SECRET`` in the environment.
+``HEARTBEAT_INTERVAL``, ``HEARTBEAT_TIMEOUT``, ``CLUSTER_SECRET`` and ``ADMIN_TOKEN`` (the
+admin API with write actions, under ``/_pond/admin``) in the environment.
 Endpoint ``/api/socket``; channel ``/chat/:room`` tracks ``{"name"}`` from the join payload;
 ``message`` is broadcast to every member, ``kick`` evicts ``payload["ids"]``.
 """
@@ -13,7 +14,14 @@ import os
 
 from redis.asyncio import Redis
 
-from pondsocket import ConnectionContext, EventContext, JoinContext, Options, PondSocket
+from pondsocket import (
+    AdminOptions,
+    ConnectionContext,
+    EventContext,
+    JoinContext,
+    Options,
+    PondSocket,
+)
 from pondsocket.asgi import PondASGIApp
 from pondsocket.distributed import RedisPubSub
 
@@ -55,4 +63,5 @@ def build() -> PondSocket:
 
 
 pond = build()
-app = PondASGIApp(pond)
+_token = os.environ.get("ADMIN_TOKEN")
+app = PondASGIApp(pond, admin=AdminOptions(token=_token, allow_writes=True) if _token else None)
