@@ -146,3 +146,30 @@ async def test_closed_connection_leaves_and_is_counted(admin_env: Any) -> None:
     assert overview["connection_count"] == 0 and overview["channel_count"] == 0
     assert overview["counters"]["connections_opened"] == 1
     assert overview["counters"]["connections_closed"] == 1
+
+
+async def test_open_streams_end_when_the_server_shuts_down() -> None:
+    """pondctl's server closes the PondSocket first: the stream ends at once instead of
+    holding the shutdown until uvicorn's graceful timeout (30 s here)."""
+    import asyncio
+
+    import httpx
+
+    from pondsocket import AdminOptions
+    from pondsocket.asgi import PondASGIApp
+    from tests.asgi.conftest import _start, build_chat
+
+    from .conftest import TOKEN, AdminEvents
+
+    app = PondASGIApp(build_chat(), admin=AdminOptions(token=TOKEN))
+    server = await _start(app, pond_server=True, timeout_graceful_shutdown=30)
+    async with httpx.AsyncClient(timeout=10) as http, http.stream(
+            "GET", server.http_url("/_pond/admin/events"),
+            headers={**AUTH, "accept": "text/event-stream"}) as response:
+        events = AdminEvents(response)
+        await events.subscribed()
+        async with asyncio.timeout(5):
+            await server.stop()
+            rest = [chunk async for chunk in events._chunks]
+    assert b"".join(rest) == b""  # the response ended cleanly, without another event
+    assert not BUS.active
