@@ -28,6 +28,14 @@ class AuthError(AdminError):
     """401 or 403: no token, or the wrong one."""
 
 
+class WritesDisabledError(AdminError):
+    """403 on a write action: the server was started without ``allow_writes``."""
+
+
+#: The error message of a write action on a server without ``allow_writes``.
+WRITES_DISABLED = "admin write actions are disabled"
+
+
 class UnreachableError(Exception):
     """The server could not be reached (refused, reset, timed out)."""
 
@@ -38,8 +46,21 @@ def _error_of(response: httpx.Response, body: bytes | None = None) -> AdminError
         message = json.loads(text).get("error") or text
     except (ValueError, AttributeError):
         message = text.strip() or response.reason_phrase
-    cls = AuthError if response.status_code in (401, 403) else AdminError
-    return cls(response.status_code, str(message))
+    status = response.status_code
+    cls: type[AdminError] = AdminError
+    if status == 403 and message == WRITES_DISABLED:
+        cls = WritesDisabledError
+    elif status in (401, 403):
+        cls = AuthError
+    return cls(status, str(message))
+
+
+def _channel_path(name: str) -> str:
+    return "/channels/" + quote(name, safe="")
+
+
+def _endpoint(endpoint: str | None) -> dict[str, str]:
+    return {"endpoint": endpoint} if endpoint else {}
 
 
 class AdminClient:
@@ -56,8 +77,18 @@ class AdminClient:
             headers=headers, timeout=httpx.Timeout(timeout, read=None))
 
     async def get(self, path: str, **params: str) -> dict[str, Any]:
+        """The JSON document at ``path`` (relative to the base URL)."""
+        return await self._request("GET", path, params)
+
+    async def post(self, path: str, body: dict[str, Any], **params: str) -> dict[str, Any]:
+        """POST ``body`` as JSON to ``path``; the JSON answer."""
+        return await self._request("POST", path, params, body)
+
+    async def _request(self, method: str, path: str, params: dict[str, str],
+                       body: dict[str, Any] | None = None) -> dict[str, Any]:
         try:
-            response = await self._http.get(self.base_url + path, params=params or None)
+            response = await self._http.request(method, self.base_url + path,
+                                                params=params or None, json=body)
         except httpx.TransportError as exc:
             raise UnreachableError(f"{self.base_url}: {exc or type(exc).__name__}") from None
         if response.status_code != 200:
@@ -74,11 +105,26 @@ class AdminClient:
         return await self.get("/channels")
 
     async def channel(self, name: str, endpoint: str | None = None) -> dict[str, Any]:
-        params = {"endpoint": endpoint} if endpoint else {}
-        return await self.get("/channels/" + quote(name, safe=""), **params)
+        return await self.get(_channel_path(name), **_endpoint(endpoint))
 
     async def connections(self) -> dict[str, Any]:
         return await self.get("/connections")
+
+    async def evict(self, name: str, user_id: str, endpoint: str | None = None,
+                    reason: str | None = None) -> dict[str, Any]:
+        """Evict ``user_id`` from channel ``name`` (:class:`WritesDisabledError` when the
+        server does not allow write actions, :class:`AdminError` 404 for an unknown channel
+        or member)."""
+        body: dict[str, Any] = {"user_id": user_id}
+        if reason:
+            body["reason"] = reason
+        return await self.post(_channel_path(name) + "/evict", body, **_endpoint(endpoint))
+
+    async def close_channel(self, name: str, endpoint: str | None = None,
+                            reason: str | None = None) -> dict[str, Any]:
+        """Close channel ``name``, evicting its members (errors as :meth:`evict`)."""
+        body = {"reason": reason} if reason else {}
+        return await self.post(_channel_path(name) + "/close", body, **_endpoint(endpoint))
 
     async def events(self, channel: str | None = None,
                      on_open: Callable[[], Any] | None = None) -> AsyncIterator[dict[str, Any]]:
@@ -108,4 +154,5 @@ class AdminClient:
         await self._stream_http.aclose()
 
 
-__all__ = ["DEFAULT_URL", "AdminClient", "AdminError", "AuthError", "UnreachableError"]
+__all__ = ["DEFAULT_URL", "WRITES_DISABLED", "AdminClient", "AdminError", "AuthError",
+           "UnreachableError", "WritesDisabledError"]

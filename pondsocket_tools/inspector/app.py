@@ -1,24 +1,44 @@
-"""The inspector app: endpoints and channels, the selected channel's members, rates and the
-live event tail, polled and streamed from the admin API."""
+"""The inspector app: endpoints and channels, the selected channel's members, the
+connections and the cluster nodes, rates and the live event tail, polled and streamed from
+the admin API; evict and close behind a confirmation."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Protocol
 
-from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Input, RichLog, Sparkline, Static, Tree
-from textual.widgets.tree import TreeNode
+from textual.widgets import (
+    Footer,
+    Header,
+    Input,
+    RichLog,
+    Static,
+    TabbedContent,
+    TabPane,
+    Tree,
+)
 
-from .api import AdminError, AuthError, UnreachableError
-from .widgets import HelpScreen, clock, compact, event_line, event_text, short_id
+from .api import AdminError, AuthError, UnreachableError, WritesDisabledError
+from .formatting import event_line, event_text, status_line
+from .screens import ConfirmScreen, HelpScreen
+from .views import (
+    ChannelKey,
+    ChannelTree,
+    ChannelView,
+    ConnectionsView,
+    CounterRates,
+    NodesView,
+    RatesPanel,
+)
 
-ChannelKey = tuple[str, str]  # (endpoint, channel name)
+WRITES_DISABLED_HINT = ("write actions are disabled on this server (start it with "
+                        "AdminOptions(allow_writes=True) / pondctl demo --admin-writes)")
 
 
 class AdminAPI(Protocol):
@@ -30,6 +50,11 @@ class AdminAPI(Protocol):
     async def endpoints(self) -> dict[str, Any]: ...
     async def channels(self) -> dict[str, Any]: ...
     async def channel(self, name: str, endpoint: str | None = None) -> dict[str, Any]: ...
+    async def connections(self) -> dict[str, Any]: ...
+    async def evict(self, name: str, user_id: str, endpoint: str | None = None,
+                    reason: str | None = None) -> dict[str, Any]: ...
+    async def close_channel(self, name: str, endpoint: str | None = None,
+                            reason: str | None = None) -> dict[str, Any]: ...
     def events(self, channel: str | None = None, on_open: Any = None) -> Any: ...
     async def aclose(self) -> None: ...
 
@@ -45,21 +70,26 @@ class InspectorApp(App[None]):
     #status.ok { background: $success-darken-3; }
     #status.warn { background: $warning-darken-3; }
     #status.error { background: $error-darken-2; color: $text; }
-    #rates-row { height: 3; padding: 0 1; }
-    #rates-label { width: 44; }
-    #rates { width: 1fr; height: 3; }
-    #channel-title { height: 1; padding: 0 1; background: $boost; }
-    #members { height: 1fr; }
+    #views { height: 1fr; }
+    #views ContentSwitcher { height: 1fr; }
+    #views TabPane { height: 1fr; padding: 0; }
     #events-title { height: 1; padding: 0 1; background: $boost; }
     #filter { height: 3; }
     #events { height: 1fr; }
     """
+    _VIEWS = Binding.Group("Views", compact=True)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
+        Binding("1", "show_view('channel')", "Channel", group=_VIEWS),
+        Binding("2", "show_view('connections')", "Connections", group=_VIEWS),
+        Binding("3", "show_view('nodes')", "Nodes", group=_VIEWS),
         Binding("slash", "focus_filter", "Filter"),
         Binding("escape", "leave_filter", "Leave filter", show=False),
+        Binding("f", "toggle_follow", "Follow"),
         Binding("p", "toggle_pause", "Pause"),
         Binding("c", "clear_events", "Clear"),
+        Binding("e", "evict", "Evict"),
+        Binding("x", "close_channel", "Close channel"),
         Binding("r", "refresh_now", "Refresh"),
         Binding("question_mark", "help", "Help"),
     ]
@@ -72,23 +102,25 @@ class InspectorApp(App[None]):
         self.reconnect_delay = reconnect_delay
         self.sub_title = api.base_url
         # State, also read by the tests.
-        self.state = "connecting"  # connected | reconnecting | unreachable | denied
+        self.state = "connecting"  # connected | reconnecting | unreachable | denied | error
         self.status_message = ""
         self.overview: dict[str, Any] = {}
         self.endpoint_docs: list[dict[str, Any]] = []
         self.channel_docs: dict[ChannelKey, dict[str, Any]] = {}
         self.selected: ChannelKey | None = None
         self.channel_doc: dict[str, Any] | None = None
+        self.connection_docs: list[dict[str, Any]] = []
+        self.view = "channel"
         self.events: deque[dict[str, Any]] = deque(maxlen=max_events)
         self.visible_events: list[str] = []
         self.filter_text = ""
         self.paused = False
+        self.following = False
+        self.stream_channel: str | None = None  # the server-side filter of the open stream
         self.events_connected = False
-        self.rates: deque[float] = deque(maxlen=60)
-        self.rate_text = "- msg/s"
-        self._last_counters: tuple[float, dict[str, int]] | None = None
-        self._endpoint_nodes: dict[str, TreeNode[Any]] = {}
-        self._channel_nodes: dict[ChannelKey, TreeNode[Any]] = {}
+        self.last_write = ""  # the outcome of the last evict or close
+        self._counter_rates = CounterRates()
+        self._local_rates: dict[str, float] | None = None
         self._ever_connected = False
         self._refresh_lock = asyncio.Lock()
 
@@ -98,19 +130,17 @@ class InspectorApp(App[None]):
         yield Header()
         with Horizontal():
             with Vertical(id="sidebar"):
-                tree: Tree[Any] = Tree("server", id="tree")
-                tree.show_root = False
-                tree.root.expand()
-                yield tree
+                yield ChannelTree(id="tree")
             with Vertical(id="main"):
                 yield Static("connecting...", id="status", classes="warn")
-                with Horizontal(id="rates-row"):
-                    yield Static(self.rate_text, id="rates-label")
-                    yield Sparkline(list(self.rates), id="rates")
-                yield Static("no channel selected", id="channel-title")
-                table: DataTable[Any] = DataTable(id="members", cursor_type="row",
-                                                  zebra_stripes=True)
-                yield table
+                yield RatesPanel(id="rates-panel")
+                with TabbedContent(id="views"):
+                    with TabPane("Channel", id="channel"):
+                        yield ChannelView(id="channel-view")
+                    with TabPane("Connections", id="connections"):
+                        yield ConnectionsView(id="connections-view")
+                    with TabPane("Nodes", id="nodes"):
+                        yield NodesView(id="nodes-view")
                 yield Static("events", id="events-title")
                 yield Input(placeholder="filter events: type, channel or text (press /)",
                             id="filter")
@@ -118,12 +148,10 @@ class InspectorApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#members", DataTable)
-        table.add_columns("user", "node", "presence", "joined")
+        self.query_one(ChannelView).show(None, None)
         self.query_one("#tree", Tree).focus()
-        self._update_events_title()
-        self.run_worker(self._poll_loop(), name="poll", group="admin")
-        self.run_worker(self._event_loop(), name="events", group="admin")
+        self.run_worker(self._poll_loop(), name="poll", group="poll")
+        self._open_events()
 
     async def on_unmount(self) -> None:
         await self.api.aclose()
@@ -137,24 +165,16 @@ class InspectorApp(App[None]):
             await asyncio.sleep(self.poll_interval)
 
     async def refresh_data(self) -> bool:
-        """Fetch every document once; False when the token was refused (stop polling)."""
+        """Fetch the documents once (the connections only while their view is shown);
+        False when the token was refused (stop polling)."""
         async with self._refresh_lock:
             try:
                 overview = await self.api.overview()
                 endpoints = (await self.api.endpoints())["endpoints"]
                 channels = (await self.api.channels())["channels"]
-                channel_doc = None
-                selected = self.selected
-                if selected is None and channels:
-                    first = min(channels, key=lambda c: (c["endpoint"], c["name"]))
-                    selected = self.selected = (first["endpoint"], first["name"])
-                if selected is not None and any(
-                        (c["endpoint"], c["name"]) == selected for c in channels):
-                    try:
-                        channel_doc = await self.api.channel(selected[1], selected[0])
-                    except AdminError as exc:
-                        if exc.status != 404 or isinstance(exc, AuthError):
-                            raise
+                channel_doc = await self._fetch_selected(channels)
+                connections = ((await self.api.connections())["connections"]
+                               if self.view == "connections" else None)
             except AuthError as exc:
                 self._denied(exc)
                 return False
@@ -164,118 +184,79 @@ class InspectorApp(App[None]):
             except AdminError as exc:
                 self._set_status("error", f"admin API error {exc.status}: {exc.message}")
                 return True
+            if not self.is_running:  # exiting: the widgets are being removed
+                return False
             self._ever_connected = True
-            self._apply(overview, endpoints, channels, channel_doc)
+            self._apply(overview, endpoints, channels, channel_doc, connections)
             return True
 
+    async def _fetch_selected(self, channels: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The selected channel's document (the first channel's when none is selected), or
+        None when it has closed."""
+        if self.selected is None and channels:
+            first = min(channels, key=lambda c: (c["endpoint"], c["name"]))
+            self.selected = (first["endpoint"], first["name"])
+        selected = self.selected
+        if selected is None or not any((c["endpoint"], c["name"]) == selected
+                                       for c in channels):
+            return None
+        try:
+            return await self.api.channel(selected[1], selected[0])
+        except AdminError as exc:
+            if exc.status != 404 or isinstance(exc, AuthError):
+                raise
+            return None
+
     def _apply(self, overview: dict[str, Any], endpoints: list[dict[str, Any]],
-               channels: list[dict[str, Any]], channel_doc: dict[str, Any] | None) -> None:
+               channels: list[dict[str, Any]], channel_doc: dict[str, Any] | None,
+               connections: list[dict[str, Any]] | None) -> None:
         self.overview = overview
         self.endpoint_docs = endpoints
         self.channel_docs = {(c["endpoint"], c["name"]): c for c in channels}
         self.channel_doc = channel_doc
         self._update_rates(overview)
-        counters = overview.get("counters", {})
-        node = str(overview.get("node_id", "?"))[:12]
-        self._set_status("connected", (
-            f"connected · node {node} · up {_duration(overview.get('uptime_seconds', 0))} · "
-            f"{overview.get('connection_count', 0)} conns · "
-            f"{overview.get('channel_count', 0)} channels · "
-            f"{counters.get('dropped_frames', 0)} dropped"))
-        self._update_tree()
-        self._update_channel_view()
+        self._set_status("connected", status_line(overview))
+        self.query_one(ChannelTree).show(endpoints, channels, self.selected)
+        self.query_one(ChannelView).show(self.selected, channel_doc)
+        self.query_one(NodesView).show(overview, self._local_rates)
+        if connections is not None:
+            self.connection_docs = connections
+            self.query_one(ConnectionsView).show(connections)
 
     def _update_rates(self, overview: dict[str, Any]) -> None:
-        counters = overview.get("counters", {})
-        now = time.monotonic()
-        last = self._last_counters
-        self._last_counters = (now, counters)
-        if last is None or now <= last[0]:
-            return
-        elapsed = now - last[0]
-
-        def rate(key: str) -> float:
-            # A restarted server starts its counters again: never a negative rate.
-            return max(0, counters.get(key, 0) - last[1].get(key, 0)) / elapsed
-
-        self.push_rate(rate("messages_broadcast"), rate("messages_received"),
-                       rate("frames_delivered"))
+        """One sparkline sample: the server's rates, or the counters' growth over the last
+        polls from a server that sends none."""
+        rates = overview.get("rates")
+        if not isinstance(rates, dict):
+            rates = self._local_rates = self._counter_rates.update(
+                time.monotonic(), overview.get("counters", {}))
+            if rates is None:
+                return
+        self.push_rate(rates.get("messages_broadcast", 0.0),
+                       rates.get("messages_received", 0.0), rates.get("frames_delivered", 0.0))
 
     def push_rate(self, broadcast: float, received: float, frames: float) -> None:
-        """Add one sample to the sparkline (messages broadcast per second)."""
-        self.rates.append(broadcast)
-        self.rate_text = (f"{broadcast:6.1f} msg/s out  {received:6.1f} msg/s in\n"
-                          f"{frames:6.1f} frames/s  (peak {max(self.rates):.1f} msg/s)")
-        self.query_one("#rates-label", Static).update(self.rate_text)
-        self.query_one("#rates", Sparkline).data = list(self.rates)
-
-    def _update_tree(self) -> None:
-        tree = self.query_one("#tree", Tree)
-        paths = [e["path"] for e in self.endpoint_docs]
-        paths += sorted({key[0] for key in self.channel_docs} - set(paths))
-        for path in list(self._endpoint_nodes):
-            if path not in paths:
-                self._endpoint_nodes.pop(path).remove()
-        for endpoint in paths:
-            doc = next((e for e in self.endpoint_docs if e["path"] == endpoint), {})
-            label = Text.assemble((endpoint, "bold"),
-                                  (f"  {doc.get('connection_count', 0)} conn", "dim"))
-            node = self._endpoint_nodes.get(endpoint)
-            if node is None:
-                node = tree.root.add(label, data=("endpoint", endpoint), expand=True)
-                self._endpoint_nodes[endpoint] = node
-            else:
-                node.set_label(label)
-        for key in list(self._channel_nodes):
-            if key not in self.channel_docs:
-                self._channel_nodes.pop(key).remove()
-        for key in sorted(self.channel_docs):
-            doc = self.channel_docs[key]
-            remote = doc.get("remote_member_count", 0)
-            count = f"{doc['member_count']}" + (f"+{remote}" if remote else "")
-            label = Text.assemble(key[1], (f"  [{count}]", "green"))
-            if key == self.selected:
-                label.stylize("reverse", 0, len(key[1]))
-            node = self._channel_nodes.get(key)
-            if node is None:
-                node = self._endpoint_nodes[key[0]].add_leaf(label, data=("channel", *key))
-                self._channel_nodes[key] = node
-            else:
-                node.set_label(label)
-
-    def _update_channel_view(self) -> None:
-        title = self.query_one("#channel-title", Static)
-        table = self.query_one("#members", DataTable)
-        doc = self.channel_doc
-        if doc is None:
-            title.update("no channel selected (pick one in the tree)" if self.selected is None
-                         else f"{self.selected[1]}: closed")
-            table.clear()
-            return
-        remote = doc.get("remote_member_count", 0)
-        title.update(Text.assemble(
-            (doc["name"], "bold"), f" · {doc['pattern']} · ",
-            (f"{doc['member_count']} members", "green"),
-            (f" +{remote} remote" if remote else ""),
-            f" · {doc['messages_received']} in · {doc['messages_broadcast']} out · "
-            f"{doc['frames_delivered']} frames"))
-        members = sorted(doc.get("members", []),
-                         key=lambda m: (m.get("joined_at") or 0, m["user_id"]))
-        cursor = table.cursor_row
-        table.clear()
-        for member in members:
-            table.add_row(short_id(member["user_id"], 14), short_id(str(member["node"]), 10),
-                          compact(member.get("presence")), clock(member.get("joined_at")),
-                          key=member["user_id"])
-        if members:
-            table.move_cursor(row=min(cursor, len(members) - 1))
+        """Add one sample of messages broadcast, received and frames delivered per second."""
+        self.query_one(RatesPanel).push(broadcast, received, frames)
 
     # -- the event stream ----------------------------------------------------------------
 
-    async def _event_loop(self) -> None:
+    def _open_events(self) -> None:
+        """(Re)open the event stream, filtered on the server by the selected channel's name
+        while following it."""
+        channel = self.selected[1] if self.following and self.selected else None
+        self.stream_channel = channel
+        self.events_connected = False
+        self._render_events()
+        self.run_worker(self._event_loop(channel), name="events", group="events",
+                        exclusive=True)
+
+    async def _event_loop(self, channel: str | None) -> None:
         while True:
             try:
-                async for doc in self.api.events(on_open=self._events_opened):
+                async for doc in self.api.events(channel=channel, on_open=self._events_opened):
+                    if not self.is_running:
+                        return
                     self.add_event(doc)
             except AuthError as exc:
                 self.events_connected = False
@@ -289,32 +270,40 @@ class InspectorApp(App[None]):
 
     def _events_opened(self) -> None:
         self.events_connected = True
-        self._update_events_title()
+        if self.is_running:
+            self._update_events_title()
 
     def add_event(self, doc: dict[str, Any]) -> None:
+        """Collect one event document; show it unless paused or filtered out."""
         self.events.append(doc)
         if not self.paused and self._matches(doc):
-            self.visible_events.append(event_line(doc))
-            self.query_one("#events", RichLog).write(event_text(doc))
+            self._show_event(doc)
+
+    def _show_event(self, doc: dict[str, Any]) -> None:
+        node = self.overview.get("node_id")
+        self.visible_events.append(event_line(doc, node))
+        self.query_one("#events", RichLog).write(event_text(doc, node))
 
     def _matches(self, doc: dict[str, Any]) -> bool:
+        if self.stream_channel and doc.get("channel") != self.stream_channel:
+            return False  # collected before the stream followed the channel
         needle = self.filter_text.strip().lower()
-        return not needle or needle in event_line(doc).lower()
+        return not needle or needle in event_line(doc, self.overview.get("node_id")).lower()
 
     def _render_events(self) -> None:
-        log = self.query_one("#events", RichLog)
-        log.clear()
+        self.query_one("#events", RichLog).clear()
         self.visible_events = []
         for doc in self.events:
             if self._matches(doc):
-                self.visible_events.append(event_line(doc))
-                log.write(event_text(doc))
+                self._show_event(doc)
         self._update_events_title()
 
     def _update_events_title(self) -> None:
-        parts = ["events"]
-        parts.append("live" if self.events_connected else "reconnecting..."
-                     if self._ever_connected else "connecting...")
+        parts = ["events", "live" if self.events_connected else "access denied"
+                 if self.state == "denied" else "reconnecting..." if self._ever_connected
+                 else "connecting..."]
+        if self.stream_channel:
+            parts.append(f"following {self.stream_channel} (f to stop)")
         if self.filter_text.strip():
             parts.append(f"filter: {self.filter_text.strip()!r}")
         if self.paused:
@@ -346,9 +335,10 @@ class InspectorApp(App[None]):
         hint = ("no token: pass --token or set PONDCTL_ADMIN_TOKEN" if exc.status == 401
                 else "wrong token: check --token or PONDCTL_ADMIN_TOKEN")
         self._set_status("denied", f"access denied ({exc.status} {exc.message}): {hint}")
+        self._update_events_title()
         self.notify(self.status_message, severity="error", timeout=10)
 
-    # -- actions -------------------------------------------------------------------------
+    # -- navigation ----------------------------------------------------------------------
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[Any]) -> None:
         data = event.node.data
@@ -356,10 +346,21 @@ class InspectorApp(App[None]):
             self.select_channel(data[1], data[2])
 
     def select_channel(self, endpoint: str, name: str) -> None:
+        """Show channel ``name`` of ``endpoint`` (and follow it when following)."""
         self.selected = (endpoint, name)
         self.channel_doc = None
-        self.query_one("#channel-title", Static).update(f"{name}: loading...")
-        self.run_worker(self.refresh_data(), group="refresh")
+        self.query_one(ChannelView).set_title(f"{name}: loading...")
+        if self.following and self.stream_channel != name:
+            self._open_events()
+        self.action_refresh_now()
+
+    def action_show_view(self, view: str) -> None:
+        self.query_one("#views", TabbedContent).active = view
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.view = event.pane.id or "channel"
+        if self.view == "connections":
+            self.action_refresh_now()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
@@ -371,6 +372,13 @@ class InspectorApp(App[None]):
 
     def action_leave_filter(self) -> None:
         self.query_one("#tree", Tree).focus()
+
+    def action_toggle_follow(self) -> None:
+        if not self.following and self.selected is None:
+            self.notify("select a channel to follow first", severity="warning")
+            return
+        self.following = not self.following
+        self._open_events()
 
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused
@@ -390,9 +398,55 @@ class InspectorApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    # -- write actions -------------------------------------------------------------------
 
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+    def action_evict(self) -> None:
+        """Evict the member under the member table's cursor, once confirmed."""
+        member = self.query_one(ChannelView).selected_member()
+        if self.selected is None or self.channel_doc is None or member is None:
+            self.notify("select a member in the Channel view first", severity="warning")
+            return
+        endpoint, name = self.selected
+        user_id = member["user_id"]
+        who = user_id + (f" ({member['presence']['name']})"
+                         if isinstance(member.get("presence"), dict)
+                         and "name" in member["presence"] else "")
+        self._confirm(f"Evict [b]{who}[/b] from [b]{name}[/b]?",
+                      lambda: self.api.evict(name, user_id, endpoint),
+                      f"evicted {user_id} from {name}")
+
+    def action_close_channel(self) -> None:
+        """Close the selected channel (its members are evicted), once confirmed."""
+        if self.selected is None or self.channel_doc is None:
+            self.notify("select an open channel first", severity="warning")
+            return
+        endpoint, name = self.selected
+        count = self.channel_doc.get("member_count", 0)
+        self._confirm(f"Close [b]{name}[/b] and evict its {count} member(s)?",
+                      lambda: self.api.close_channel(name, endpoint), f"closed {name}")
+
+    def _confirm(self, question: str, call: Callable[[], Awaitable[dict[str, Any]]],
+                 done: str) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._write(call(), done), group="write")
+
+        self.push_screen(ConfirmScreen(question), answered)
+
+    async def _write(self, request: Awaitable[dict[str, Any]], done: str) -> None:
+        try:
+            await request
+        except WritesDisabledError:
+            self._report_write(WRITES_DISABLED_HINT, error=True)
+        except AdminError as exc:
+            self._report_write(f"refused: {exc.status} {exc.message}", error=True)
+        except UnreachableError as exc:
+            self._report_write(f"server unreachable: {exc}", error=True)
+        else:
+            self._report_write(done)
+            await self.refresh_data()
+
+    def _report_write(self, message: str, error: bool = False) -> None:
+        self.last_write = message
+        self.notify(message, severity="error" if error else "information",
+                    timeout=10 if error else 5)

@@ -1,8 +1,10 @@
 """Fixtures of the inspector tests.
 
 * ``DemoServer``: ``pondctl demo --admin-token t`` in a subprocess on a free port;
-  ``demo`` is one shared by the module's tests, ``make_demo`` starts private ones.
-* ``FakeAPI``: fixed admin documents and events, for deterministic snapshots.
+  ``demo`` is one shared by the module's tests, ``writes_demo`` one with
+  ``--admin-writes``, ``make_demo`` starts private ones.
+* ``FakeAPI``: fixed admin documents (a node of a three-node cluster) and events, for
+  deterministic snapshots; ``FakeAPI(legacy=True)`` serves them as an older server would.
 * ``wait_for``: a bounded wait for a condition while the pilot runs the app.
 """
 
@@ -21,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from pondsocket_tools.inspector.api import AuthError
+from pondsocket_tools.inspector.api import WRITES_DISABLED, AuthError, WritesDisabledError
 from tests.support import free_port
 
 TOKEN = "t"
@@ -41,13 +43,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(30))
 
 
-
-
 class DemoServer:
-    """The demo with the admin API in a subprocess."""
+    """The demo with the admin API in a subprocess (``writes``: with ``--admin-writes``)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, writes: bool = False) -> None:
         self.port = port or free_port()
+        self.writes = writes
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -59,10 +60,10 @@ class DemoServer:
         return f"ws://127.0.0.1:{self.port}/api/socket"
 
     def start(self) -> None:
-        env = {**os.environ, "PONDSOCKET_ADMIN_TOKEN": ""}
+        env = {**os.environ, "PONDSOCKET_ADMIN_TOKEN": "", "PONDSOCKET_ADMIN_WRITES": ""}
         self.proc = subprocess.Popen(
             [str(BIN / "pondctl"), "demo", "--port", str(self.port), "--admin-token", TOKEN,
-             "--log-level", "critical"],
+             "--log-level", "critical", *(["--admin-writes"] if self.writes else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + START_TIMEOUT
         while True:  # start-up has no event to wait for: poll the port, bounded
@@ -86,6 +87,14 @@ class DemoServer:
 @pytest.fixture(scope="module")
 def demo() -> Iterator[DemoServer]:
     server = DemoServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def writes_demo() -> Iterator[DemoServer]:
+    server = DemoServer(writes=True)
     server.start()
     yield server
     server.stop()
@@ -139,29 +148,53 @@ async def clients() -> AsyncIterator[Callable[..., Any]]:
 # -- a fake admin API with fixed documents ----------------------------------------------
 
 T0 = 1764000000.0
+NODE, PEER, LOST = "5f0c1e9a7b3d4c21", "a81d2c3b4e5f6071", "c4e2f19d08b7a635"
 
+COUNTERS = {"connections_opened": 5, "connections_closed": 2, "messages_received": 40,
+            "messages_broadcast": 38, "frames_delivered": 91, "dropped_frames": 2,
+            "queued_frames": 3}
+RATES = {"messages_received": 3.5, "messages_broadcast": 3.2, "frames_delivered": 9.4,
+         "connections_opened": 0.1}
+PEER_COUNTERS = {"connections_opened": 2, "connections_closed": 1, "messages_received": 12,
+                 "messages_broadcast": 12, "frames_delivered": 30, "dropped_frames": 0,
+                 "queued_frames": 0}
+PEER_RATES = {"messages_received": 1.2, "messages_broadcast": 1.2, "frames_delivered": 3.6,
+              "connections_opened": 0.0}
 OVERVIEW = {
-    "node_id": "5f0c1e9a7b3d4c21", "started_at": T0, "uptime_seconds": 812.4,
-    "endpoint_count": 1, "connection_count": 3, "channel_count": 2,
-    "counters": {"connections_opened": 5, "connections_closed": 2, "messages_received": 40,
-                 "messages_broadcast": 38, "frames_delivered": 91, "dropped_frames": 0,
-                 "queued_frames": 0},
-    "cluster_nodes": [],
+    "node_id": NODE, "started_at": T0, "uptime_seconds": 812.4,
+    "endpoint_count": 1, "connection_count": 4, "channel_count": 2,
+    "counters": {k: COUNTERS[k] + PEER_COUNTERS[k] for k in COUNTERS},
+    "rates": {k: round(RATES[k] + PEER_RATES[k], 2) for k in RATES},
+    "cluster_nodes": [{"node_id": PEER, "last_seen_seconds": 0.84},
+                      {"node_id": LOST, "last_seen_seconds": 7.5}],
+    "scope": "cluster",
+    "nodes": [
+        {"node_id": NODE, "ok": True, "uptime_seconds": 812.4, "connection_count": 3,
+         "channel_count": 2, "counters": COUNTERS, "rates": RATES},
+        {"node_id": PEER, "ok": True, "uptime_seconds": 3702.9, "connection_count": 1,
+         "channel_count": 1, "counters": PEER_COUNTERS, "rates": PEER_RATES},
+        {"node_id": LOST, "ok": False, "error": "no answer within 1.0 s"},
+    ],
 }
-ENDPOINTS = {"endpoints": [{"path": "/api/socket", "connection_count": 3,
+ENDPOINTS = {"endpoints": [{"path": "/api/socket", "connection_count": 4,
                             "lobbies": ["/chat/:room"]}]}
 CHANNELS = {"channels": [
     {"name": "/chat/lobby", "endpoint": "/api/socket", "pattern": "/chat/:room",
-     "member_count": 3, "remote_member_count": 0, "messages_received": 30,
-     "messages_broadcast": 30, "frames_delivered": 84, "created_at": T0 + 10},
+     "member_count": 3, "remote_member_count": 1, "messages_received": 30,
+     "messages_broadcast": 30, "frames_delivered": 84, "created_at": T0 + 10,
+     "rates": {"messages_received": 2.5, "messages_broadcast": 2.5, "frames_delivered": 8.1},
+     "node_ids": [NODE, PEER]},
     {"name": "/chat/ops", "endpoint": "/api/socket", "pattern": "/chat/:room",
      "member_count": 1, "remote_member_count": 0, "messages_received": 10,
-     "messages_broadcast": 8, "frames_delivered": 7, "created_at": T0 + 20},
+     "messages_broadcast": 8, "frames_delivered": 7, "created_at": T0 + 20,
+     "rates": {"messages_received": 0.4, "messages_broadcast": 0.3, "frames_delivered": 0.3},
+     "node_ids": [NODE]},
 ]}
 
 
-def _member(uid: str, name: str, status: str, role: str, joined: float) -> dict[str, Any]:
-    return {"user_id": uid, "node": "local", "joined_at": joined,
+def _member(uid: str, name: str, status: str, role: str, joined: float | None,
+            node: str = "local") -> dict[str, Any]:
+    return {"user_id": uid, "node": node, "joined_at": joined,
             "presence": {"name": name, "status": status, "role": role}}
 
 
@@ -169,10 +202,28 @@ CHANNEL = {
     "lobby": {**CHANNELS["channels"][0], "members": [
         _member("3b9c0d1e2f3a4b5c", "ada", "online", "member", T0 + 11),
         _member("77aa12bb34cc56dd", "bob", "away", "member", T0 + 12),
-        _member("90ff81ee72dd63cc", "cleo", "online", "moderator", T0 + 13)]},
+        _member("90ff81ee72dd63cc", "cleo", "online", "moderator", T0 + 13),
+        _member("d4a5e6f708192a3b", "dan", "online", "member", None, node=PEER)]},
     "ops": {**CHANNELS["channels"][1], "members": [
         _member("90ff81ee72dd63cc", "cleo", "online", "moderator", T0 + 21)]},
 }
+
+
+def _connection(uid: str, transport: str, channels: list[str], age: float,
+                node: str = "local", **counts: int) -> dict[str, Any]:
+    return {"user_id": uid, "node": node, "endpoint": "/api/socket", "transport": transport,
+            "channels": channels, "queue_depth": counts.get("queue", 0),
+            "frames_sent": counts.get("sent", 0), "dropped_frames": counts.get("dropped", 0),
+            "age_seconds": age}
+
+
+CONNECTIONS = {"connections": [
+    _connection("77aa12bb34cc56dd", "websocket", ["/chat/lobby"], 640.2, sent=41, queue=3),
+    _connection("3b9c0d1e2f3a4b5c", "websocket", ["/chat/lobby"], 801.7, sent=52),
+    _connection("d4a5e6f708192a3b", "websocket", ["/chat/lobby"], 95.0, node=PEER, sent=12),
+    _connection("90ff81ee72dd63cc", "sse", ["/chat/lobby", "/chat/ops"], 512.9, sent=60,
+                dropped=2),
+]}
 EVENTS = [
     {"type": "join", "channel": "/chat/lobby", "endpoint": "/api/socket", "time": T0 + 11.25,
      "user_id": "3b9c0d1e2f3a4b5c"},
@@ -184,49 +235,89 @@ EVENTS = [
      "time": T0 + 21.75, "event": "message", "recipients": 1, "size": 31},
     {"type": "presence", "channel": "/chat/lobby", "endpoint": "/api/socket",
      "time": T0 + 30.0, "kind": "UPDATE", "changed": {"name": "bob", "status": "away"}},
+    {"type": "broadcast", "channel": "/chat/lobby", "endpoint": "/api/socket",
+     "time": T0 + 35.5, "event": "message", "recipients": 1, "size": 27, "node": PEER},
     {"type": "leave", "channel": "/chat/ops", "endpoint": "/api/socket", "time": T0 + 40.0,
      "user_id": "77aa12bb34cc56dd"},
     {"type": "error", "channel": "/chat/lobby", "endpoint": "/api/socket", "time": T0 + 41.0,
      "user_id": "77aa12bb34cc56dd", "event": "kick", "code": 403,
      "message": "Only moderators may kick"},
 ]
+for _event in EVENTS:
+    _event.setdefault("node", NODE)
+
+#: What an older server leaves out of its documents.
+NEWER_FIELDS = ("rates", "nodes", "scope", "node_ids")
+
+
+def _legacy(doc: Any) -> Any:
+    if isinstance(doc, dict):
+        return {k: _legacy(v) for k, v in doc.items() if k not in NEWER_FIELDS}
+    if isinstance(doc, list):
+        return [_legacy(v) for v in doc]
+    return doc
 
 
 class FakeAPI:
-    """Fixed documents; ``denied`` makes every call answer 403."""
+    """Fixed documents. ``denied`` makes every call answer 403; ``writes`` allows evict and
+    close (which are recorded in ``actions``), otherwise they answer 403 disabled;
+    ``legacy`` serves the documents without the fields newer servers add."""
 
     base_url = "http://127.0.0.1:8765/_pond/admin"
 
-    def __init__(self, denied: bool = False) -> None:
+    def __init__(self, denied: bool = False, writes: bool = True,
+                 legacy: bool = False) -> None:
         self.denied = denied
+        self.writes = writes
+        self.legacy = legacy
+        self.actions: list[tuple[Any, ...]] = []
+        self.event_channels: list[str | None] = []  # the channel filter of each stream
 
-    def _check(self) -> None:
+    def _answer(self, doc: Any) -> Any:
         if self.denied:
             raise AuthError(403, "invalid token")
+        return _legacy(doc) if self.legacy else doc
 
     async def overview(self) -> dict[str, Any]:
-        self._check()
-        return OVERVIEW
+        return self._answer(OVERVIEW)
 
     async def endpoints(self) -> dict[str, Any]:
-        self._check()
-        return ENDPOINTS
+        return self._answer(ENDPOINTS)
 
     async def channels(self) -> dict[str, Any]:
-        self._check()
-        return CHANNELS
+        return self._answer(CHANNELS)
 
     async def channel(self, name: str, endpoint: str | None = None) -> dict[str, Any]:
-        self._check()
-        return CHANNEL[name.rsplit("/", 1)[-1]]
+        return self._answer(CHANNEL[name.rsplit("/", 1)[-1]])
+
+    async def connections(self) -> dict[str, Any]:
+        return self._answer(CONNECTIONS)
+
+    async def evict(self, name: str, user_id: str, endpoint: str | None = None,
+                    reason: str | None = None) -> dict[str, Any]:
+        return self._write(("evict", name, user_id, endpoint),
+                           {"channel": name, "user_id": user_id, "evicted": True})
+
+    async def close_channel(self, name: str, endpoint: str | None = None,
+                            reason: str | None = None) -> dict[str, Any]:
+        return self._write(("close", name, endpoint), {"channel": name, "closed": True})
+
+    def _write(self, action: tuple[Any, ...], answer: dict[str, Any]) -> dict[str, Any]:
+        self._answer(None)
+        if not self.writes:
+            raise WritesDisabledError(403, WRITES_DISABLED)
+        self.actions.append(action)
+        return answer
 
     async def events(self, channel: str | None = None,
                      on_open: Any = None) -> AsyncIterator[dict[str, Any]]:
-        self._check()
+        self._answer(None)
+        self.event_channels.append(channel)
         if on_open is not None:
             on_open()
-        for event in EVENTS:
-            yield event
+        if len(self.event_channels) == 1:  # the first stream replays the fixed events
+            for event in EVENTS:
+                yield self._answer(event)
         await asyncio.Event().wait()  # then nothing more, until the app exits
 
     async def aclose(self) -> None:

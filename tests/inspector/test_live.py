@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+from pondsocket_tools.client.errors import EvictedError
 from pondsocket_tools.inspector.api import AdminClient
-from pondsocket_tools.inspector.app import InspectorApp
-from pondsocket_tools.inspector.widgets import HelpScreen
+from pondsocket_tools.inspector.app import WRITES_DISABLED_HINT, InspectorApp
+from pondsocket_tools.inspector.screens import ConfirmScreen, HelpScreen
+from pondsocket_tools.inspector.views import ChannelTree
 
 from .conftest import TOKEN, DemoServer, free_port, wait_for
 
@@ -25,6 +27,24 @@ def member_names(app: InspectorApp) -> dict[str, dict]:
             if m.get("presence")}
 
 
+def member_id(app: InspectorApp, name: str) -> str:
+    return next(m["user_id"] for m in (app.channel_doc or {}).get("members", [])
+                if (m.get("presence") or {}).get("name") == name)
+
+
+async def select(pilot, app: InspectorApp, name: str, members: int = 1) -> None:
+    """Select channel ``name`` of the demo and wait for its ``members``."""
+    await wait_for(pilot, lambda: ("/api/socket", name) in app.channel_docs, what=name)
+    app.select_channel("/api/socket", name)
+    await wait_for(pilot, lambda: (app.channel_doc or {}).get("name") == name
+                   and app.query_one("#members").row_count == members,
+                   what=f"the members of {name}")
+
+
+def broadcasts(events, channel: str) -> int:
+    return sum(e.get("type") == "broadcast" and e.get("channel") == channel for e in events)
+
+
 async def test_channels_and_presence_appear_live(demo, clients) -> None:
     app = make_app(demo)
     async with app.run_test(size=SIZE) as pilot:
@@ -34,8 +54,9 @@ async def test_channels_and_presence_appear_live(demo, clients) -> None:
         key = ("/api/socket", "/chat/tree")
         await wait_for(pilot, lambda: key in app.channel_docs, what="the channel")
         assert app.channel_docs[key]["member_count"] == 1
-        assert key in app._channel_nodes  # in the tree, with its count
-        assert "[1]" in str(app._channel_nodes[key].label)
+        tree = app.query_one(ChannelTree)
+        assert key in tree.channel_nodes  # in the tree, with its count
+        assert "[1]" in str(tree.channel_nodes[key].label)
 
         app.select_channel(*key)
         await wait_for(pilot, lambda: "ada" in member_names(app), what="ada's presence")
@@ -46,7 +67,7 @@ async def test_channels_and_presence_appear_live(demo, clients) -> None:
         await bob_chat.send("status", {"status": "away"})
         await wait_for(pilot, lambda: member_names(app)["bob"].get("status") == "away",
                        what="bob's presence update")
-        await wait_for(pilot, lambda: "[2]" in str(app._channel_nodes[key].label),
+        await wait_for(pilot, lambda: "[2]" in str(tree.channel_nodes[key].label),
                        what="the member count in the tree")
         await bob.close()
         await wait_for(pilot, lambda: "bob" not in member_names(app), what="bob leaving")
@@ -126,3 +147,115 @@ async def test_help_screen(demo) -> None:
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_connections_view_lists_clients(demo, clients) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        ada = await clients(demo, "ada")
+        await ada.join("/chat/conns")
+        await wait_for(pilot, lambda: app.state == "connected", what="connected")
+        assert app.connection_docs == []  # fetched only while the view is shown
+        await pilot.press("2")
+        await wait_for(pilot, lambda: any("/chat/conns" in c["channels"]
+                                          for c in app.connection_docs),
+                       what="ada's connection")
+        doc = next(c for c in app.connection_docs if "/chat/conns" in c["channels"])
+        assert doc["transport"] == "websocket" and doc["endpoint"] == "/api/socket"
+        table = app.query_one("#connections-table")
+        row = [str(cell) for cell in table.get_row(f"local:{doc['user_id']}")]
+        assert row[2] == "/api/socket (ws)" and "/chat/conns" in row[3]
+        await pilot.press("3")
+        await wait_for(pilot, lambda: app.query_one("#nodes-table").row_count == 1,
+                       what="the node")
+
+
+async def test_evict_member_after_confirmation(writes_demo, clients) -> None:
+    app = make_app(writes_demo)
+    async with app.run_test(size=SIZE) as pilot:
+        ada, bob = await clients(writes_demo, "ada"), await clients(writes_demo, "bob")
+        await ada.join("/chat/evict")
+        bob_chat = await bob.join("/chat/evict")
+        await select(pilot, app, "/chat/evict", members=2)
+        table = app.query_one("#members")
+        table.move_cursor(row=table.get_row_index(member_id(app, "bob")))
+
+        await pilot.press("e")
+        assert isinstance(app.screen, ConfirmScreen) and "bob" in app.screen.question
+        await pilot.press("n")  # declined: nothing happens
+        assert not isinstance(app.screen, ConfirmScreen) and app.last_write == ""
+
+        await pilot.press("e", "y")
+        await wait_for(pilot, lambda: bob_chat.is_closed, what="bob evicted")
+        assert isinstance(bob_chat.closed_reason, EvictedError)
+        await wait_for(pilot, lambda: set(member_names(app)) == {"ada"}, what="bob gone")
+        assert app.last_write.startswith("evicted ") and "/chat/evict" in app.last_write
+
+
+async def test_close_channel_after_confirmation(writes_demo, clients) -> None:
+    app = make_app(writes_demo)
+    async with app.run_test(size=SIZE) as pilot:
+        ada = await clients(writes_demo, "ada")
+        chat = await ada.join("/chat/close")
+        await select(pilot, app, "/chat/close")
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen) and "/chat/close" in app.screen.question
+        await pilot.press("y")
+        await wait_for(pilot, lambda: chat.is_closed, what="the channel closed")
+        await wait_for(pilot, lambda: ("/api/socket", "/chat/close") not in app.channel_docs,
+                       what="the channel gone from the tree")
+        assert app.last_write == "closed /chat/close"
+
+
+async def test_write_actions_refused_without_allow_writes(demo, clients) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        ada = await clients(demo, "ada")
+        chat = await ada.join("/chat/readonly")
+        await select(pilot, app, "/chat/readonly")
+        await pilot.press("e", "y")
+        await wait_for(pilot, lambda: app.last_write == WRITES_DISABLED_HINT,
+                       what="the refusal")
+        assert any(n.message == WRITES_DISABLED_HINT and n.severity == "error"
+                   for n in app._notifications)
+        app.last_write = ""
+        await pilot.press("x", "y")
+        await wait_for(pilot, lambda: app.last_write == WRITES_DISABLED_HINT,
+                       what="the refusal to close")
+        assert chat.is_joined
+
+
+async def test_follow_reopens_the_stream_with_the_channel_filter(demo, clients) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        ada = await clients(demo, "ada")
+        followed = await ada.join("/chat/follow-a")
+        other = await ada.join("/chat/follow-b")
+        other_messages = other.messages("message")
+        await select(pilot, app, "/chat/follow-a")
+        await wait_for(pilot, lambda: app.events_connected, what="the event stream")
+
+        await pilot.press("f")
+        await wait_for(pilot, lambda: app.stream_channel == "/chat/follow-a"
+                       and app.events_connected, what="the filtered stream")
+        assert "following /chat/follow-a" in str(app.query_one("#events-title").render())
+        start = len(app.events)
+        await other.send("message", {"text": "not followed"})
+        await other_messages.get(timeout=5)  # broadcast: the server has seen it
+        await followed.send("message", {"text": "followed"})
+        await wait_for(pilot, lambda: broadcasts(list(app.events)[start:], "/chat/follow-a"),
+                       what="the followed channel's broadcast")
+        assert not broadcasts(list(app.events)[start:], "/chat/follow-b")
+        assert all("/chat/follow-a" in line for line in app.visible_events)
+
+        app.select_channel("/api/socket", "/chat/follow-b")  # following moves along
+        await wait_for(pilot, lambda: app.stream_channel == "/chat/follow-b"
+                       and app.events_connected, what="following the other channel")
+
+        await pilot.press("f")
+        await wait_for(pilot, lambda: app.stream_channel is None and app.events_connected,
+                       what="the unfiltered stream")
+        start = len(app.events)
+        await followed.send("message", {"text": "everything again"})
+        await wait_for(pilot, lambda: broadcasts(list(app.events)[start:], "/chat/follow-a"),
+                       what="events of every channel")

@@ -12,9 +12,9 @@ SIZE = (120, 36)
 RATES = [0, 2, 5, 9, 14, 12, 18, 25, 22, 30, 27, 19, 24, 31, 28, 16]
 
 
-def make_app(denied: bool = False) -> InspectorApp:
+def make_app(**fake: Any) -> InspectorApp:
     # Polled once: the fixed documents and the rates pushed below stay as they are.
-    return InspectorApp(FakeAPI(denied), poll_interval=3600, reconnect_delay=3600)
+    return InspectorApp(FakeAPI(**fake), poll_interval=3600, reconnect_delay=3600)
 
 
 async def loaded(pilot: Any) -> None:
@@ -38,6 +38,36 @@ def test_other_channel_and_filter(snap_compare) -> None:
                        == "/chat/ops", what="the ops channel")
         await pilot.press("slash", *"broadcast")
         await pilot.press("escape")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_connections_view(snap_compare) -> None:
+    async def run_before(pilot: Any) -> None:
+        await loaded(pilot)
+        await pilot.press("2")
+        await wait_for(pilot, lambda: pilot.app.connection_docs, what="the connections")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_nodes_view_and_follow(snap_compare) -> None:
+    async def run_before(pilot: Any) -> None:
+        await loaded(pilot)
+        await pilot.press("3", "f")
+        await wait_for(pilot, lambda: pilot.app.stream_channel == "/chat/lobby"
+                       and pilot.app.events_connected, what="following the lobby")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_confirm_evict(snap_compare) -> None:
+    async def run_before(pilot: Any) -> None:
+        await loaded(pilot)
+        await pilot.press("e")
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)

@@ -1,41 +1,15 @@
-"""The inspector's formatting helpers and its help screen."""
+"""Plain formatting helpers of the inspector: times, ids, presence and event lines."""
 
 from __future__ import annotations
 
 import json
 import time
-from typing import Any, ClassVar
+from typing import Any
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Static
 
 EVENT_STYLES = {"join": "green", "leave": "yellow", "presence": "cyan",
                 "broadcast": "magenta", "error": "bold red"}
-
-HELP = """\
-[b]pondctl inspect[/b]: a live view of a PondSocket server's admin API.
-
-[b]Keys[/b]
-  [cyan]↑ ↓ enter[/]   pick a channel in the tree: its members and presence show
-  [cyan]/[/]           filter the event tail by type, channel or text
-  [cyan]escape[/]      leave the filter input
-  [cyan]p[/]           pause / resume the event tail (events are still collected)
-  [cyan]c[/]           clear the event tail
-  [cyan]r[/]           refresh now
-  [cyan]?[/]           this help
-  [cyan]q[/]           quit
-
-[b]Panels[/b]
-  Left: endpoints and their live channels with member counts (polled every second).
-  Top: connection state, node, sizes and message rates (sparkline: channel broadcasts/s).
-  Middle: the selected channel's members with their presence.
-  Bottom: the live event stream (/events): joins, leaves, presence, broadcasts, errors.
-
-Press [cyan]escape[/] or [cyan]?[/] to close."""
 
 
 def clock(timestamp: float | None) -> str:
@@ -43,6 +17,14 @@ def clock(timestamp: float | None) -> str:
     if not timestamp:
         return "-"
     return time.strftime("%H:%M:%S", time.localtime(timestamp))
+
+
+def duration(seconds: float) -> str:
+    """``1h02m`` or ``3m07s``."""
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
 def compact(value: Any) -> str:
@@ -55,10 +37,27 @@ def compact(value: Any) -> str:
 
 
 def short_id(user_id: str, width: int = 12) -> str:
+    """``user_id`` cut to ``width`` characters (an ellipsis marks the cut)."""
     return user_id if len(user_id) <= width else user_id[: width - 1] + "…"
 
 
+def status_line(overview: dict[str, Any]) -> str:
+    """The status bar of a connected inspector: the node (and the cluster's size), uptime,
+    sizes and dropped frames."""
+    node = f"node {str(overview.get('node_id', '?'))[:8]}"
+    nodes = overview.get("nodes") or []
+    if len(nodes) > 1:
+        down = sum(not n.get("ok") for n in nodes)
+        node += f" of {len(nodes)}" + (f" ({down} down)" if down else "")
+    counters = overview.get("counters", {})
+    return (f"connected · {node} · up {duration(overview.get('uptime_seconds', 0))} · "
+            f"{overview.get('connection_count', 0)} conns · "
+            f"{overview.get('channel_count', 0)} channels · "
+            f"{counters.get('dropped_frames', 0)} dropped")
+
+
 def event_detail(doc: dict[str, Any]) -> str:
+    """What happened in an event document, after its time, type and channel."""
     kind = doc.get("type")
     if kind in ("join", "leave"):
         detail = f"user {doc.get('user_id', '?')}"
@@ -72,44 +71,30 @@ def event_detail(doc: dict[str, Any]) -> str:
                   f"{doc.get('code', '?')}: {doc.get('message', '')}")
     else:
         detail = compact({k: v for k, v in doc.items()
-                          if k not in ("type", "channel", "endpoint", "time")})
+                          if k not in ("type", "channel", "endpoint", "time", "node")})
     if doc.get("dropped"):
         detail += f" (dropped {doc['dropped']} before this)"
     return detail
 
 
-def event_line(doc: dict[str, Any]) -> str:
-    """One event as a plain line: time, type, channel, detail."""
+def event_line(doc: dict[str, Any], local_node: str | None = None) -> str:
+    """One event as a plain line: time, type, channel, detail; ``@node`` before the detail
+    when the event comes from another cluster node than ``local_node`` (when it is known)."""
     stamp = doc.get("time")
     ms = (f".{round((stamp % 1) * 1000) % 1000:03d}" if isinstance(stamp, int | float)
           else "")
+    node = doc.get("node")
+    origin = f"@{short_id(str(node), 10)} " if local_node and node and node != local_node else ""
     return (f"{clock(stamp)}{ms} {doc.get('type', '?'):<9} {doc.get('channel', '?'):<16} "
-            f"{event_detail(doc)}")
+            f"{origin}{event_detail(doc)}")
 
 
-def event_text(doc: dict[str, Any]) -> Text:
+def event_text(doc: dict[str, Any], local_node: str | None = None) -> Text:
     """:func:`event_line` styled by the event's type."""
-    line = event_line(doc)
+    line = event_line(doc, local_node)
     text = Text(line)
     style = EVENT_STYLES.get(str(doc.get("type")), "")
     start = line.index(" ") + 1
     text.stylize("dim", 0, start)
     text.stylize(style, start, start + 9)
     return text
-
-
-class HelpScreen(ModalScreen[None]):
-    """The key bindings and what the panels show."""
-
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > Vertical {
-        width: 96; height: auto; max-height: 90%; border: round $accent;
-        background: $surface; padding: 1 2;
-    }
-    """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "dismiss", "Close")]
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(HELP, id="help-text")

@@ -1,0 +1,42 @@
+"""The inspector's pieces without a server: rates from counters, event lines, and the app
+against an older server's documents."""
+
+from __future__ import annotations
+
+from pondsocket_tools.inspector.app import InspectorApp
+from pondsocket_tools.inspector.formatting import event_line
+from pondsocket_tools.inspector.views import CounterRates, RatesPanel
+
+from .conftest import EVENTS, NODE, PEER, FakeAPI, wait_for
+
+
+def test_counter_rates_average_over_the_window_and_survive_a_restart() -> None:
+    rates = CounterRates(window=2)
+    assert rates.update(0.0, {"messages_broadcast": 0}) is None
+    assert rates.update(1.0, {"messages_broadcast": 10})["messages_broadcast"] == 10
+    # A poll without traffic does not drop the rate to zero: it spans the window.
+    assert rates.update(2.0, {"messages_broadcast": 10})["messages_broadcast"] == 5
+    assert rates.update(3.0, {"messages_broadcast": 10})["messages_broadcast"] == 0
+    # The server restarted (counters went down): start again, never negative.
+    assert rates.update(4.0, {"messages_broadcast": 2}) is None
+    assert rates.update(5.0, {"messages_broadcast": 6})["messages_broadcast"] == 4
+
+
+def test_event_line_names_other_nodes_only() -> None:
+    local, remote = EVENTS[0], {**EVENTS[0], "node": PEER}
+    assert "@" not in event_line(local, NODE)
+    assert f"@{PEER[:9]}" in event_line(remote, NODE)
+    assert "@" not in event_line(remote, None)  # this node not known yet
+
+
+async def test_older_server_without_rates_and_nodes() -> None:
+    app = InspectorApp(FakeAPI(legacy=True), poll_interval=3600, reconnect_delay=3600)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.channel_doc is not None, what="the documents")
+        assert "msg/s" not in str(app.query_one("#channel-view .title").render())
+        await pilot.press("3")
+        nodes = app.query_one("#nodes-table")
+        assert nodes.row_count == 1 and nodes.get_row_at(0)[0].plain == NODE[:9] + "…"
+        assert "this node only" in str(app.query_one("#nodes-view .title").render())
+        await app.refresh_data()  # a second poll: rates from the (unchanged) counters
+        assert list(app.query_one(RatesPanel).broadcasts) == [0.0]
