@@ -2,15 +2,19 @@
 
     .venv/bin/python scripts/inspector_screenshots.py [OUTPUT_DIR]   # default docs/img
 
-Starts ``pondctl demo --admin-token shots`` on a free port, connects a few chat clients that
-join rooms, change their status and send messages, and saves the inspector's main screen,
-its filtered event tail and the help screen.
+Starts ``pondctl demo --admin-token shots`` on a free port (two of them sharing a throwaway
+``redis-server`` when one is installed, so the screens show a cluster), connects a few chat
+clients to them that join rooms, change their status and send messages in waves, and saves
+the inspector's screens: ``inspector-main`` (a channel and the event tail),
+``inspector-filter`` (following a channel, with a text filter), ``inspector-connections``,
+``inspector-nodes``, ``inspector-confirm`` (evicting a member) and ``inspector-help``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +24,7 @@ from pathlib import Path
 from pondsocket_tools.client import PondClient
 from pondsocket_tools.inspector.api import AdminClient
 from pondsocket_tools.inspector.app import InspectorApp
+from pondsocket_tools.inspector.views import RatesPanel
 
 TOKEN = "shots"
 SIZE = (120, 36)
@@ -32,24 +37,48 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_demo(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "pondctl"), "demo", "--port", str(port),
-         "--admin-token", TOKEN], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def wait_port(proc: subprocess.Popen[bytes], port: int, what: str) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return proc
+            return
         time.sleep(0.05)
     proc.kill()
-    raise SystemExit("the demo did not start")
+    raise SystemExit(f"{what} did not start")
 
 
-async def load(port: int, stop: asyncio.Event) -> None:
+def start(args: list[str], port: int, what: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(proc, port, what)
+    return proc
+
+
+def start_servers() -> tuple[list[int], list[subprocess.Popen[bytes]]]:
+    """The demo's ports and processes: two cluster nodes (and their Redis) when
+    ``redis-server`` is installed, else one demo."""
+    pondctl = str(Path(sys.executable).parent / "pondctl")
+    procs: list[subprocess.Popen[bytes]] = []
+    extra: list[str] = []
+    nodes = 1
+    redis = shutil.which("redis-server")
+    if redis:
+        redis_port = free_port()
+        procs.append(start([redis, "--port", str(redis_port), "--save", "",
+                            "--appendonly", "no"], redis_port, "redis-server"))
+        extra, nodes = ["--redis", f"redis://127.0.0.1:{redis_port}"], 2
+    ports = [free_port() for _ in range(nodes)]
+    for port in ports:
+        procs.append(start([pondctl, "demo", "--port", str(port), "--admin-token", TOKEN,
+                            "--log-level", "critical", *extra], port, "pondctl demo"))
+    return ports, procs
+
+
+async def load(ports: list[int], stop: asyncio.Event) -> None:
     clients = []
     try:
         rooms = []
         for i, name in enumerate(NAMES):
+            port = ports[i * len(ports) // len(NAMES)]  # the last ones on the other node
             client = PondClient(f"ws://127.0.0.1:{port}/api/socket",
                                 {"token": "demo-mod" if i == 2 else "demo", "name": name})
             await client.connect()
@@ -63,8 +92,10 @@ async def load(port: int, stop: asyncio.Event) -> None:
             room = rooms[tick % len(rooms)]
             await room.send("message", {"text": f"message {tick}"})
             tick += 1
+            # Waves: busier for 5 s out of every 15, so the sparklines have a shape.
+            busy = int(time.monotonic() / 5) % 3 == 0
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.05 + (tick % 7) * 0.03)
+                await asyncio.wait_for(stop.wait(), 0.03 if busy else 0.12 + (tick % 5) * 0.03)
     finally:
         for client in clients:
             with contextlib.suppress(Exception):
@@ -73,34 +104,38 @@ async def load(port: int, stop: asyncio.Event) -> None:
 
 async def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    proc = start_demo(port)
+    ports, procs = start_servers()
     stop = asyncio.Event()
-    loader = asyncio.create_task(load(port, stop))
+    loader = asyncio.create_task(load(ports, stop))
     try:
-        app = InspectorApp(AdminClient(f"http://127.0.0.1:{port}/_pond/admin", TOKEN),
+        app = InspectorApp(AdminClient(f"http://127.0.0.1:{ports[0]}/_pond/admin", TOKEN),
                            poll_interval=1.0)
         async with app.run_test(size=SIZE) as pilot:
-            deadline = time.monotonic() + 25
-            while (len(app.rates) < 12 or sum(1 for r in app.rates if r) < 8
-                   or len(app.visible_events) < 20) and time.monotonic() < deadline:
+            rates = app.query_one(RatesPanel).broadcasts
+            deadline = time.monotonic() + 40
+            while (len(rates) < 30 or len(app.visible_events) < 20) \
+                    and time.monotonic() < deadline:
                 await pilot.pause(0.2)
+
+            async def shot(name: str, *keys: str, wait: float = 1.0) -> None:
+                await pilot.press(*keys)
+                await pilot.pause(wait)
+                app.save_screenshot(f"inspector-{name}.svg", str(out))
+
             app.select_channel("/api/socket", "/chat/lobby")
-            await pilot.pause(1.0)
-            app.save_screenshot("inspector-main.svg", str(out))
-            await pilot.press("slash", *"ops")
-            await pilot.press("escape")
+            await shot("main")
+            await shot("connections", "2", wait=1.5)
+            await shot("nodes", "3")
             app.select_channel("/api/socket", "/chat/ops")
-            await pilot.pause(1.0)
-            app.save_screenshot("inspector-filter.svg", str(out))
-            await pilot.press("question_mark")
-            await pilot.pause(0.3)
-            app.save_screenshot("inspector-help.svg", str(out))
+            await shot("filter", "1", "f", "slash", *"message", "escape", wait=2.0)
+            await shot("confirm", "e", wait=0.3)
+            await shot("help", "n", "question_mark", wait=0.3)
     finally:
         stop.set()
         await loader
-        proc.kill()
-        proc.wait(5)
+        for proc in reversed(procs):
+            proc.kill()
+            proc.wait(5)
     print(f"saved to {out}")
 
 

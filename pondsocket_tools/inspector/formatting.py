@@ -36,6 +36,11 @@ def compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 member``, ``3 members``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def short_id(user_id: str, width: int = 12) -> str:
     """``user_id`` cut to ``width`` characters (an ellipsis marks the cut)."""
     return user_id if len(user_id) <= width else user_id[: width - 1] + "…"
@@ -64,7 +69,7 @@ def event_detail(doc: dict[str, Any]) -> str:
     elif kind == "presence":
         detail = f"{doc.get('kind', '?')} {compact(doc.get('changed'))}"
     elif kind == "broadcast":
-        detail = (f"{doc.get('event', '?')} → {doc.get('recipients', 0)} recipients, "
+        detail = (f"{doc.get('event', '?')} → {plural(doc.get('recipients', 0), 'recipient')}, "
                   f"{doc.get('size', 0)} B")
     elif kind == "error":
         detail = (f"user {doc.get('user_id', '?')} {doc.get('event', '?')} "

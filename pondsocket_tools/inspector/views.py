@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Sparkline, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from .formatting import clock, compact, duration, short_id
+from .formatting import clock, compact, duration, plural, short_id
 
 ChannelKey = tuple[str, str]  # (endpoint, channel name)
 
@@ -231,7 +231,7 @@ def channel_title(doc: dict[str, Any]) -> Text:
     nodes = doc.get("node_ids") or []
     title = Text.assemble(
         (doc["name"], "bold"), f" · {doc['pattern']} · ",
-        (f"{doc['member_count']} members", "green"), (f" +{remote} remote" if remote else ""),
+        (plural(doc["member_count"], "member"), "green"), (f" +{remote} remote" if remote else ""),
         (f" · on {len(nodes)} nodes" if len(nodes) > 1 else ""),
         f"\n{doc['messages_received']} in · {doc['messages_broadcast']} out · "
         f"{doc['frames_delivered']} frames")
@@ -259,7 +259,7 @@ class ConnectionsView(TableView):
         queued = sum(c.get("queue_depth", 0) for c in docs)
         dropped = sum(c.get("dropped_frames", 0) for c in docs)
         self.set_title(Text.assemble(
-            (f"{len(docs)} connections", "bold"), f" · {queued} frames queued · ",
+            (plural(len(docs), "connection"), "bold"), f" · {queued} frames queued · ",
             (f"{dropped} dropped", "red" if dropped else "")))
         self.fill((f"{c.get('node', 'local')}:{c['user_id']}", _connection_row(c))
                   for c in docs)
@@ -300,7 +300,7 @@ class NodesView(TableView):
                       "rates": overview.get("rates") or local_rates or {}}]
             title = Text("this node only (the server sends no per-node documents)")
         else:
-            title = Text.assemble((f"{len(nodes)} node{'s' * (len(nodes) != 1)}", "bold"),
+            title = Text.assemble((plural(len(nodes), "node"), "bold"),
                                   f" · scope {overview.get('scope', 'cluster')}")
         seen = {n["node_id"]: n.get("last_seen_seconds")
                 for n in overview.get("cluster_nodes", [])}
