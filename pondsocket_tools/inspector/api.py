@@ -96,18 +96,23 @@ class AdminClient:
         return response.json()
 
     async def overview(self) -> dict[str, Any]:
+        """The node (or cluster): sizes, counters, rates and nodes."""
         return await self.get("/overview")
 
     async def endpoints(self) -> dict[str, Any]:
+        """Each endpoint with its connection count and lobby patterns."""
         return await self.get("/endpoints")
 
     async def channels(self) -> dict[str, Any]:
+        """Every live channel with its counts, counters and rates."""
         return await self.get("/channels")
 
     async def channel(self, name: str, endpoint: str | None = None) -> dict[str, Any]:
+        """Channel ``name`` (of ``endpoint`` when given) with its members."""
         return await self.get(_channel_path(name), **_endpoint(endpoint))
 
     async def connections(self) -> dict[str, Any]:
+        """Every connection with its transport, channels and queue."""
         return await self.get("/connections")
 
     async def evict(self, name: str, user_id: str, endpoint: str | None = None,
@@ -150,6 +155,7 @@ class AdminClient:
             raise UnreachableError(f"{self.base_url}: {exc or type(exc).__name__}") from None
 
     async def aclose(self) -> None:
+        """Close the HTTP clients."""
         await self._http.aclose()
         await self._stream_http.aclose()
 

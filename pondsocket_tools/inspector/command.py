@@ -13,10 +13,11 @@ from .api import DEFAULT_URL
               help="The admin API's bearer token.")
 @click.option("--interval", default=1.0, show_default=True,
               type=click.FloatRange(min=0.1), metavar="SECONDS",
-              help="How often channels and members are polled.")
+              help="How often the admin documents are polled.")
 def inspect(url: str, token: str | None, interval: float) -> None:
-    """Watch a server live through its admin API: endpoints, channels, members and
-    presence, message rates and the event stream.
+    """Watch a server or cluster live through its admin API: endpoints, channels,
+    members and presence, connections, nodes, message rates and the event stream; evict a
+    member or close a channel when the server allows write actions.
 
     URL is the admin API's base URL [default: http://127.0.0.1:8765/_pond/admin].
 

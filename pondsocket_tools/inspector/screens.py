@@ -25,7 +25,7 @@ HELP = """\
   [cyan]r[/] [cyan]?[/] [cyan]q[/]       refresh now, this help, quit
 
 [b]Views[/b]
-  Left: endpoints and their live channels with member counts (polled every second).
+  Left: endpoints and their live channels with member counts (polled, see --interval).
   Top: connection state, node and sizes; message rates with sparklines of channel
   broadcasts/s and frames delivered/s (the server's 10 s averages when it sends them).
   Channel: the selected channel's rates and members with their node and presence.

@@ -154,9 +154,11 @@ class TableView(Vertical):
 
     @property
     def table(self) -> DataTable[Any]:
+        """The view's table."""
         return self.query_one(DataTable)
 
     def set_title(self, title: str | Text) -> None:
+        """Replace the title line(s) above the table."""
         self.query_one(".title", Static).update(title)
 
     def selected_key(self) -> str | None:
