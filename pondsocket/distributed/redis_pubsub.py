@@ -17,6 +17,8 @@ from ..pubsub import PubSubClosedError, PubSubHandler
 log = logging.getLogger("pondsocket.redis")
 
 _GLOB_SPECIALS = "\\*?[]^"
+#: A link silent for this many health-check intervals is taken for stalled.
+SILENT_INTERVALS = 3
 
 
 def to_glob(pattern: str) -> str:
@@ -35,13 +37,23 @@ class RedisPubSub:
     :meth:`on_reconnect` run so that the cluster resynchronises what it missed. ``publish``
     raises while Redis is down (the cluster's outbox retries). With ``owns_client`` the Redis
     client is closed by :meth:`close`.
+
+    A link can also stall without any error (a firewall or NAT that forgot the flow, a
+    congested network): every ``health_check_interval`` seconds the subscription sends a
+    ``PING``, and when it has heard nothing (no message, no pong) for
+    ``SILENT_INTERVALS`` intervals it drops the connection and subscribes again on a new
+    one, counting as disconnected meanwhile. A ``publish`` that gets no answer within as
+    long fails (and is retried). ``health_check_interval=None`` turns both off.
     """
 
     def __init__(self, redis_client: Redis, *, owns_client: bool = False,
-                 max_backoff: float = 2.0) -> None:
+                 max_backoff: float = 2.0, health_check_interval: float | None = 1.0) -> None:
+        if health_check_interval is not None and health_check_interval <= 0:
+            raise ValueError("health_check_interval must be positive (or None)")
         self._redis = redis_client
         self._owns_client = owns_client
         self._max_backoff = max_backoff
+        self._interval = health_check_interval
         self._pubsub: Any = None
         self._handlers: dict[str, tuple[str, PubSubHandler]] = {}  # glob -> (pattern, handler)
         self._reader: asyncio.Task[None] | None = None
@@ -76,7 +88,17 @@ class RedisPubSub:
     async def publish(self, topic: str, data: bytes) -> None:
         if self._closed:
             raise PubSubClosedError()
-        await self._redis.publish(topic, data)
+        if self._interval is None:
+            await self._redis.publish(topic, data)
+            return
+        limit = self._interval * SILENT_INTERVALS
+        try:
+            # On timeout redis-py drops the connection: the retry gets a new one.
+            async with asyncio.timeout(limit):
+                await self._redis.publish(topic, data)
+        except TimeoutError:
+            raise RedisTimeoutError(f"no answer from Redis to PUBLISH within {limit:g}s"
+                                    ) from None
 
     async def close(self) -> None:
         self._closed = True
@@ -90,30 +112,70 @@ class RedisPubSub:
             await self._redis.aclose()
 
     async def _read(self) -> None:
+        loop = asyncio.get_running_loop()
         backoff = 0.05
+        heard = pinged = loop.time()
         while not self._closed:
             try:
-                message = await self._pubsub.get_message(ignore_subscribe_messages=False,
-                                                         timeout=None)
+                message = await self._next_message()
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                 self.connected = False
                 log.warning("redis subscription lost (%s); retrying in %.2fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
+                heard = loop.time()  # a fresh connection gets a full grace period
                 continue
             backoff = 0.05
-            if message is None:
+            now = loop.time()
+            if message is not None:
+                heard = now
+                await self._dispatch(message)
+            if self._interval is None:
                 continue
-            kind = message.get("type")
-            if kind == "psubscribe":
-                await self._confirmed(_text(message["channel"]))
-            elif kind == "pmessage":
-                entry = self._handlers.get(_text(message["pattern"]))
-                if entry is not None:
-                    try:
-                        await entry[1](_text(message["channel"]), message["data"])
-                    except Exception:
-                        log.exception("pub/sub handler for %s failed", entry[0])
+            if now - heard > self._interval * SILENT_INTERVALS:
+                await self._drop_stalled(now - heard)
+                heard = now
+            elif now - pinged >= self._interval and self.connected:
+                pinged = now
+                # The pong comes back as a message; a failure shows at the next read.
+                with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+                    await self._pubsub.ping()
+
+    async def _next_message(self) -> Any:
+        """The next message, or None after ``health_check_interval`` without one."""
+        if self._interval is None:
+            return await self._pubsub.get_message(ignore_subscribe_messages=False,
+                                                  timeout=None)
+        try:
+            # The outer bound covers a reconnection stuck in its handshake.
+            async with asyncio.timeout(self._interval * 2):
+                return await self._pubsub.get_message(ignore_subscribe_messages=False,
+                                                      timeout=self._interval)
+        except TimeoutError:
+            return None
+
+    async def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "psubscribe":
+            await self._confirmed(_text(message["channel"]))
+        elif kind == "pmessage":
+            entry = self._handlers.get(_text(message["pattern"]))
+            if entry is not None:
+                try:
+                    await entry[1](_text(message["channel"]), message["data"])
+                except Exception:
+                    log.exception("pub/sub handler for %s failed", entry[0])
+
+    async def _drop_stalled(self, silent: float) -> None:
+        """Nothing heard for ``silent`` seconds: drop the connection; the next read opens a
+        new one and subscribes again (a second PSUBSCRIBE confirmation: a reconnect)."""
+        if self.connected:
+            log.warning("redis subscription silent for %.1fs (stalled link?); reconnecting",
+                        silent)
+            self.connected = False
+        connection = self._pubsub.connection
+        if connection is not None:
+            await connection.disconnect(nowait=True)
 
     async def _confirmed(self, glob: str) -> None:
         """A PSUBSCRIBE confirmation; a second one for the same glob means a reconnect."""

@@ -1,8 +1,9 @@
 """The application the multi-process cluster tests serve.
 
 ``uvicorn tests.cluster.app:app`` with ``REDIS_URL`` (required), ``NODE_ID``,
-``HEARTBEAT_INTERVAL``, ``HEARTBEAT_TIMEOUT``, ``CLUSTER_SECRET`` and ``ADMIN_TOKEN`` (the
-admin API with write actions, under ``/_pond/admin``) in the environment.
+``HEARTBEAT_INTERVAL``, ``HEARTBEAT_TIMEOUT``, ``CLUSTER_SECRET``, ``ADMIN_TOKEN`` (the
+admin API with write actions, under ``/_pond/admin``) and ``REDIS_HEALTH_CHECK_INTERVAL``
+(seconds, or ``off``) in the environment.
 Endpoint ``/api/socket``; channel ``/chat/:room`` tracks ``{"name"}`` from the join payload;
 ``message`` is broadcast to every member, ``kick`` evicts ``payload["ids"]``.
 """
@@ -49,7 +50,9 @@ async def on_kick(ctx: EventContext) -> None:
 
 def build() -> PondSocket:
     env = os.environ
-    pubsub = RedisPubSub(Redis.from_url(env["REDIS_URL"]), owns_client=True)
+    health = env.get("REDIS_HEALTH_CHECK_INTERVAL", "1")
+    pubsub = RedisPubSub(Redis.from_url(env["REDIS_URL"]), owns_client=True,
+                         health_check_interval=None if health == "off" else float(health))
     options = Options(node_id=env.get("NODE_ID", ""),
                       heartbeat_interval=float(env.get("HEARTBEAT_INTERVAL", "0.5")),
                       heartbeat_timeout=float(env.get("HEARTBEAT_TIMEOUT", "5")),

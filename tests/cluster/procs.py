@@ -322,7 +322,9 @@ class TcpProxy:
     """A TCP relay to Redis for one node: :meth:`cut` drops its connections and refuses new
     ones (that node alone loses Redis), :meth:`restore` listens again on the same port;
     :meth:`stall` holds every byte without closing anything (a black hole, as a congested
-    or partitioned network), :meth:`flow` delivers what was held."""
+    or partitioned network), :meth:`flow` delivers what was held; :meth:`blackhole`
+    swallows the bytes of the current connections for ever without closing them (a firewall
+    or NAT that forgot the flows) while new connections work."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
@@ -332,6 +334,8 @@ class TcpProxy:
         self._tasks: set[asyncio.Task[None]] = set()
         self._flowing = asyncio.Event()
         self._flowing.set()
+        self._connections = 0
+        self._swallowed: set[int] = set()  # connection numbers whose bytes are dropped
 
     @property
     def url(self) -> str:
@@ -350,8 +354,10 @@ class TcpProxy:
             writer.transport.abort()
             return
         self._writers |= {writer, up_writer}
+        self._connections += 1
         for src, dst in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.get_running_loop().create_task(self._pipe(src, dst))
+            task = asyncio.get_running_loop().create_task(
+                self._pipe(src, dst, self._connections))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -361,10 +367,16 @@ class TcpProxy:
     def flow(self) -> None:
         self._flowing.set()
 
-    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    def blackhole(self) -> None:
+        self._swallowed.update(range(1, self._connections + 1))
+
+    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter,
+                    number: int) -> None:
         try:
             while data := await src.read(65536):
                 await self._flowing.wait()
+                if number in self._swallowed:
+                    continue
                 dst.write(data)
                 await dst.drain()
         except (OSError, asyncio.IncompleteReadError):

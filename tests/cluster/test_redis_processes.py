@@ -329,6 +329,45 @@ async def test_one_node_stalled_link_to_redis(redis_server, redis_proxy, spawn_n
                [alice, bob], since=stalled)
 
 
+@pytest.mark.parametrize("health_check", ["0.3", "off"])
+async def test_link_that_swallows_bytes_is_replaced(redis_server, redis_proxy, spawn_nodes,
+                                                    ws_client, health_check):
+    """n2's connections to Redis swallow every byte for ever, without an error (a firewall
+    that forgot the flows); new connections work. With health checks n2 notices the silence
+    of its subscription within 3 intervals, subscribes again on a new connection and
+    resynchronises; its publishes time out and are retried on a new connection: each side
+    gets the other's message once, and nobody leaves (heartbeat_timeout is 30 s). Without
+    health checks nothing ever arrives again: the parameter shows the test can fail."""
+    proxy = await redis_proxy()
+    n1, n2 = await spawn_nodes(2, redis_urls=[redis_server.url, proxy.url],
+                               heartbeat_interval=0.3, heartbeat_timeout=30,
+                               redis_health_check_interval=health_check)
+    alice, bob = await room(ws_client, [(n1, "alice"), (n2, "bob")])
+    loop = asyncio.get_running_loop()
+    cut = loop.time()
+    try:
+        proxy.blackhole()
+        await alice.send(ROOM, "message", {"id": "p1"})
+        await bob.send(ROOM, "message", {"id": "q1"})
+        if health_check == "off":
+            with pytest.raises(AssertionError):
+                await bob.saw(is_message(id="p1"), cut, timeout=3)
+            return
+        await alice.saw(is_message(id="q1"), cut, timeout=10)
+        await bob.saw(is_message(id="p1"), cut, timeout=10)
+        await n2.wait_log("silent for .*reconnecting")
+        await fence(alice, [alice, bob], "f1")
+        await fence(bob, [alice, bob], "f2")
+        for client in (alice, bob):
+            ids = Counter(f["payload"]["id"] for t, f in client.seen
+                          if t >= cut and is_message()(f) and "id" in f["payload"])
+            assert ids == Counter({"p1": 1, "q1": 1}), (client.label, ids)
+            assert not [f for t, f in client.seen if t >= cut and is_presence("LEAVE")(f)]
+    finally:
+        report(f"n2's Redis connections swallow bytes (health checks {health_check})",
+               [alice, bob], since=cut)
+
+
 async def test_node_restarted_under_the_same_id(spawn_nodes, ws_client):
     """A fixed NODE_ID, a crash and a restart long before the heartbeat timeout (60 s): the
     old process's members leave as soon as the new process speaks."""
