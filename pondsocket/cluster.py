@@ -137,12 +137,15 @@ class ClusterNode:
         self._tasks = [loop.create_task(self._publisher()), loop.create_task(self._heartbeat())]
 
     async def close(self) -> None:
+        """Say goodbye (peers forget this node at once instead of after
+        ``heartbeat_timeout``), publish what is left in the outbox, and unsubscribe."""
         self._closed = True
         if self._started is not None:
             try:
                 await self._started
             except Exception:
                 log.exception("cluster start failed")
+            self._send_heartbeat(stopping=True)
         await self._flush(timeout=2.0)
         for task in self._tasks:
             task.cancel()
@@ -324,6 +327,9 @@ class ClusterNode:
                 log.exception("handling %s from %s failed", message.get("type"), source)
             return
         if message.get("type") == T.NODE_HEARTBEAT:
+            if message.get("stopping"):
+                await self._node_stopped(source)
+                return
             incarnation = message.get("incarnation")
             if isinstance(incarnation, str):
                 previous = self._incarnations.get(source)
@@ -386,10 +392,12 @@ class ClusterNode:
 
     # -- liveness and resynchronisation --------------------------------------------------
 
-    def _send_heartbeat(self, *, starting: bool = False) -> None:
+    def _send_heartbeat(self, *, starting: bool = False, stopping: bool = False) -> None:
         fields: dict[str, Any] = {"nodeId": self.node_id, "incarnation": self.incarnation}
         if starting:
             fields["starting"] = True
+        if stopping:
+            fields["stopping"] = True
         self._send(HEARTBEAT_CHANNEL, HEARTBEAT_CHANNEL, T.NODE_HEARTBEAT, fields)
 
     async def _node_restarted(self, node: str, *, ask: bool) -> None:
@@ -401,6 +409,22 @@ class ClusterNode:
                 await channel._drop_node(node)
             if ask:
                 self._channel_send(channel, T.STATE_REQUEST, {"fromNode": self.node_id})
+
+    async def _node_stopped(self, node: str) -> None:
+        """``node`` closed and said goodbye: forget it now (its members have left through
+        their own leaves; any left over leave too)."""
+        log.info("node %s stopped", node)
+        self._forget(node)
+        for channel in list(self._channels.values()):
+            await channel._drop_node(node)
+
+    def _forget(self, node: str) -> None:
+        """Stop counting ``node`` as alive; it is asked for its state if it speaks again."""
+        self._last_seen.pop(node, None)
+        self._incarnations.pop(node, None)
+        self._dead[node] = None
+        if len(self._dead) > DEAD_NODES_KEPT:
+            self._dead.popitem(last=False)
 
     async def _heartbeat(self) -> None:
         # Sweep eight times per timeout, so that a dead node's members leave at most
@@ -425,11 +449,7 @@ class ClusterNode:
         dead = [node for node, seen in self._last_seen.items()
                 if now - seen > self.heartbeat_timeout]
         for node in dead:
-            del self._last_seen[node]
-            self._incarnations.pop(node, None)
-            self._dead[node] = None
-            if len(self._dead) > DEAD_NODES_KEPT:
-                self._dead.popitem(last=False)
+            self._forget(node)
             log.warning("node %s is silent for over %.1fs: its members leave", node,
                         self.heartbeat_timeout)
             for channel in list(self._channels.values()):

@@ -74,10 +74,14 @@ async def test_a_closing_node_says_goodbye(make_node):
     a = await n1.join("a", "alice")
     await n2.join("b", "bob")
     await a.wait_presence({"alice", "bob"})
+    assert "n2" in n1.cluster.nodes
     await n2.pond.close()
     frame, _ = await a.wait_for(is_presence("LEAVE", "bob"), timeout=2.0)
     assert names(frame) == ["alice"]
     assert not n1.channel().remote_members
+    # Its last message says it stopped: n1 no longer counts it (nor asks it admin queries)
+    # long before the 90 s heartbeat timeout.
+    await wait_until(lambda: "n2" not in n1.cluster.nodes, what="n1 to forget n2")
 
 
 async def test_stopping_a_nodes_heartbeats_does_not_affect_messages_in_flight(make_node):

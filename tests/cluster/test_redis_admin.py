@@ -109,3 +109,16 @@ async def test_a_frozen_node_is_reported_not_waited_for(spawn_nodes: Any, ws_cli
         node2.resume()
     overview = await cluster_of(http, node1, 2)
     assert overview["connection_count"] == 1
+
+
+async def test_a_stopped_node_leaves_the_answers_at_once(spawn_nodes: Any,
+                                                         http: httpx.AsyncClient) -> None:
+    """SIGTERM: the node says goodbye as it closes, so node1 stops asking it long before the
+    heartbeat timeout (30 s here) would have declared it dead."""
+    node1, node2 = await spawn_nodes(2, heartbeat_interval=0.3, heartbeat_timeout=30,
+                                     admin_token=TOKEN)
+    await cluster_of(http, node1, 2)
+    await asyncio.to_thread(node2.stop)
+    overview = await cluster_of(http, node1, 1)
+    assert [n["node_id"] for n in overview["nodes"]] == ["node1"]
+    assert overview["cluster_nodes"] == []
