@@ -39,6 +39,7 @@ HELP = """\
   /event NAME [JSON]     send event NAME with a JSON object payload
   /request NAME [JSON]   send NAME and show the server's reply
   /presence              show who is in the channel
+  /join CHANNEL          join CHANNEL and leave this one (stays here if declined)
   /leave                 leave the channel and exit
   /quit                  disconnect and exit (Ctrl+D too)
   /help                  this help
@@ -80,7 +81,8 @@ class Session:
     """One interactive session on one channel."""
 
     def __init__(self, client: PondClient, chat: Channel, event_name: str, text_key: str,
-                 out: Console, err: Console, timeout: float) -> None:
+                 out: Console, err: Console, timeout: float,
+                 join_params: dict[str, Any] | None = None) -> None:
         self.client = client
         self.chat = chat
         self.event_name = event_name
@@ -88,7 +90,9 @@ class Session:
         self.out = out
         self.err = err
         self.timeout = timeout
+        self.join_params = join_params or {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._printer: asyncio.Future[None] | None = None
 
     def note(self, text: str, style: str = "dim") -> None:
         status(self.out, text, style)
@@ -120,6 +124,15 @@ class Session:
         if command in ("presence", "who"):
             self.out.print(presence_table(self.chat.name, self.chat.presence))
             return None
+        if command in ("join", "switch"):
+            target = rest.strip()
+            if not target:
+                self.error(f"usage: /{command} CHANNEL")
+            elif target == self.chat.name:
+                self.error(f"already in {target}")
+            else:
+                await self._switch(target)
+            return None
         if command in ("event", "send", "request", "req"):
             name, _, raw = rest.strip().partition(" ")
             if not name:
@@ -137,6 +150,23 @@ class Session:
             return None
         self.error(f"unknown command /{command}; /help lists the commands")
         return None
+
+    async def _switch(self, target: str) -> None:
+        """Join ``target`` (with the same join parameters), then leave the current channel;
+        when the join fails, stay where we are."""
+        try:
+            joined = await self.client.join(target, self.join_params, timeout=self.timeout)
+        except PondClientError as exc:
+            self.error(f"cannot join {target}: {exc}; still in {self.chat.name}")
+            return
+        previous = self.chat
+        if self._printer is not None:
+            self._printer.cancel()  # its channel is about to end: that is not the session's end
+        self.chat = joined
+        self._start_printer()
+        await self._guarded(previous.leave())
+        self.out.print(Text("Joined ", style="bold green") + Text(target, style="bold")
+                       + Text(f" (left {previous.name})", style="dim"))
 
     async def _send_text(self, text: str) -> None:
         await self._guarded(self.chat.send(self.event_name, {self.text_key: text}))
@@ -172,11 +202,16 @@ class Session:
         async for item in self.chat.events():
             self.out.print(format_event(item))
 
+    def _start_printer(self) -> None:
+        self._printer = asyncio.ensure_future(self.show_events())
+
     async def run(self) -> int:
         lines = stdin_lines()
-        printer = asyncio.ensure_future(self.show_events())
+        self._start_printer()
         try:
             while True:
+                printer = self._printer
+                assert printer is not None
                 next_line = asyncio.ensure_future(lines.get())
                 await asyncio.wait({next_line, printer}, return_when=asyncio.FIRST_COMPLETED)
                 if printer.done():
@@ -194,10 +229,11 @@ class Session:
             # Show what already arrived before going.
             await self.client.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(printer, 2.0)
+                await asyncio.wait_for(self._printer, 2.0)
             return exitcodes.OK
         finally:
-            printer.cancel()
+            if self._printer is not None:
+                self._printer.cancel()
             for task in list(self._tasks):
                 task.cancel()
 
@@ -223,7 +259,8 @@ async def interactive_join(settings: Settings, channel: str, event_name: str,
         out.print(Text(f"Type a message and press Enter ({event_name} "
                        f'{{"{text_key}": ...}}); /help for commands, /quit to exit.',
                        style="dim"))
-        session = Session(client, chat, event_name, text_key, out, err, settings.timeout)
+        session = Session(client, chat, event_name, text_key, out, err, settings.timeout,
+                          settings.join_params)
         return await session.run()
     finally:
         await client.close()

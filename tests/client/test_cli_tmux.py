@@ -125,6 +125,20 @@ async def test_interactive_join_talks_to_a_second_client(demo_process, pane_fact
     pane.type("/event status {bad json")
     await wait(pane.wait_for, "✗ not valid JSON")
 
+    # /join switches channels: bob sees ada leave, and come back; a declined join stays.
+    pane.type("/join /nowhere")
+    await wait(pane.wait_for, "cannot join /nowhere")
+    pane.type("/join /chat/tmux-2")
+    await wait(pane.wait_for, "Joined /chat/tmux-2 (left /chat/tmux)")
+    left = await presence.get(TIMEOUT)
+    assert (left.kind, left.changed["name"]) == ("LEAVE", "ada")
+    pane.type("/join /chat/tmux")
+    await wait(pane.wait_for, "Joined /chat/tmux (left /chat/tmux-2)")
+    back = await presence.get(TIMEOUT)
+    assert (back.kind, back.changed["name"]) == ("JOIN", "ada")
+    pane.type("typed after coming back")
+    assert (await messages.get(TIMEOUT)).payload["text"] == "typed after coming back"
+
     pane.type("/quit")
     screen = await wait(pane.wait_for, "[pondctl exited with 0]")
     left = await presence.get(TIMEOUT)
