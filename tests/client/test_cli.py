@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -319,3 +320,17 @@ def test_listen_evicted_exits_8(listen_process) -> None:
     code, stderr = listener.finish()
     assert code == 8
     assert "/chat/evict: evicted by the server: Kicked by mod" in stderr
+
+
+def test_connect_hold_stays_until_interrupted(cli_env) -> None:
+    holder = Process(["connect", "--hold"], dict(os.environ))
+    try:
+        holder.wait_stderr("holding the connection")
+        assert holder.proc.poll() is None  # still connected, not exited
+        assert "✓ connected" in (holder.line() or "")
+        holder.proc.send_signal(signal.SIGINT)
+        code, _ = holder.finish()
+        assert code == 130
+    finally:
+        if holder.proc.poll() is None:
+            holder.proc.kill()
