@@ -94,6 +94,21 @@ def _round(seconds: float) -> float:
     return round(seconds, 3)
 
 
+#: How ``/connections`` can be ordered: the field, largest first.
+CONNECTION_SORTS = ("age", "queue_depth", "dropped_frames", "frames_sent")
+
+
+def sort_connections(docs: list[dict[str, Any]], sort: str,
+                     limit: int | None) -> list[dict[str, Any]]:
+    """``docs`` ordered by ``sort`` (oldest first for ``age``, else largest first), and the
+    first ``limit`` of them."""
+    if sort not in CONNECTION_SORTS:
+        raise ValueError(f"sort must be one of {', '.join(CONNECTION_SORTS)}")
+    key = "age_seconds" if sort == "age" else sort
+    ordered = sorted(docs, key=lambda doc: doc[key], reverse=True)
+    return ordered if limit is None else ordered[:limit]
+
+
 class AdminInspector:
     """Builds the admin documents of one node and performs the admin actions on it.
 
@@ -230,10 +245,12 @@ class AdminInspector:
                                         time.monotonic()),
                 "members": members}
 
-    def connections(self) -> dict[str, Any]:
-        """Every connection: endpoint, transport, channels, queue and delivery counters."""
+    def connections(self, *, sort: str = "age", limit: int | None = None) -> dict[str, Any]:
+        """The connections (all, or the first ``limit`` by ``sort``, one of
+        :data:`CONNECTION_SORTS`): endpoint, transport, channels, queue and delivery
+        counters; ``total`` counts them all."""
         now = time.monotonic()
-        docs = []
+        docs: list[dict[str, Any]] = []
         for endpoint in self.pond.endpoints:
             for uid, connection in endpoint.connections.items():
                 transport = connection.transport
@@ -244,7 +261,7 @@ class AdminInspector:
                              "frames_sent": getattr(transport, "frames_sent", 0),
                              "dropped_frames": getattr(transport, "dropped_frames", 0),
                              "age_seconds": _round(now - connection.opened_at)})
-        return {"connections": docs}
+        return {"connections": sort_connections(docs, sort, limit), "total": len(docs)}
 
     def metrics_text(self) -> str:
         """This node's counters and gauges in the Prometheus text format 0.0.4."""
@@ -332,5 +349,5 @@ def inspector_of(pond: PondSocket) -> AdminInspector:
     return inspector
 
 
-__all__ = ["RATE_KEYS", "AdminInspector", "AdminOptions", "RateMeter", "inspector_of",
-           "metrics_text"]
+__all__ = ["CONNECTION_SORTS", "RATE_KEYS", "AdminInspector", "AdminOptions", "RateMeter",
+           "inspector_of", "metrics_text", "sort_connections"]

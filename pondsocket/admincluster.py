@@ -110,7 +110,9 @@ async def answer_query(pond: PondSocket, query: str, args: dict[str, Any]) -> No
         elif query == "channels":
             document = inspector.channels()
         elif query == "connections":
-            document = inspector.connections()
+            limit = args.get("limit")
+            document = inspector.connections(sort=str(args.get("sort") or "age"),
+                                             limit=limit if isinstance(limit, int) else None)
         elif query == "channel":
             document = inspector.channel(str(args["name"]), args.get("endpoint"),
                                          expose_assigns=bool(args.get("expose_assigns")))
@@ -125,6 +127,8 @@ async def answer_query(pond: PondSocket, query: str, args: dict[str, Any]) -> No
             return NodeAnswer(node, error=f"unknown admin query {query!r}")
     except KeyError as exc:
         return NodeAnswer(node, error=f"admin query {query!r} needs {exc}")
+    except ValueError as exc:
+        return NodeAnswer(node, error=f"admin query {query!r}: {exc}")
     return NodeAnswer(node, document)
 
 

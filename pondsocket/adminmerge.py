@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .admin import sort_connections
+
 #: The fields of a node's overview kept in the merged overview's ``nodes`` list.
 NODE_FIELDS = ("started_at", "uptime_seconds", "endpoint_count", "connection_count",
                "channel_count", "member_count", "counters", "rates", "cluster_nodes")
@@ -142,14 +144,20 @@ def merge_channel(answers: list[NodeAnswer]) -> dict[str, Any] | None:
     return merged
 
 
-def merge_connections(answers: list[NodeAnswer]) -> dict[str, Any]:
-    """Every node's connections, each with its ``"node"`` (``"local"`` for this node's)."""
+def merge_connections(answers: list[NodeAnswer], sort: str = "age",
+                      limit: int | None = None) -> dict[str, Any]:
+    """Every node's connections, each with its ``"node"`` (``"local"`` for this node's),
+    ordered by ``sort`` and cut to ``limit`` across the nodes; ``total`` counts them all."""
     connections: list[dict[str, Any]] = []
+    total = 0
     for index, answer in enumerate(answers):
-        for connection in (answer.document or {}).get("connections", ()):
+        document = answer.document or {}
+        total += document.get("total", 0)
+        for connection in document.get("connections", ()):
             connections.append(connection if index == 0
                                else {**connection, "node": answer.node_id})
-    return {"connections": connections, "nodes": node_status(answers)}
+    return {"connections": sort_connections(connections, sort, limit), "total": total,
+            "nodes": node_status(answers)}
 
 
 __all__ = ["NodeAnswer", "merge_channel", "merge_channels", "merge_connections",

@@ -15,7 +15,7 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-from ..admin import AdminOptions, inspector_of, metrics_text
+from ..admin import CONNECTION_SORTS, AdminOptions, inspector_of, metrics_text
 from ..adminbus import BUS, Subscription
 from ..admincluster import ClusterAdmin, answer_query
 from ..adminmerge import (
@@ -63,8 +63,7 @@ def _raw_path(scope: Scope) -> str:
 
 
 _MERGE = {"overview": merge_overview, "endpoints": merge_endpoints,
-          "channels": merge_channels, "channel": merge_channel,
-          "connections": merge_connections}
+          "channels": merge_channels, "channel": merge_channel}
 _SCOPES = ("cluster", "local")
 
 
@@ -144,7 +143,9 @@ class AdminRoutes:
     async def _get(self, parts: list[str], query: dict[str, str], scope: Scope,
                    receive: Any, send: Any) -> None:
         head = parts[0] if parts else "overview"
-        if len(parts) <= 1 and head in ("overview", "endpoints", "channels", "connections"):
+        if parts == ["connections"]:
+            await self._connections(send, query)
+        elif len(parts) <= 1 and head in ("overview", "endpoints", "channels"):
             await self._document(send, head, query)
         elif head == "channels":
             endpoint = query.get("endpoint")
@@ -161,6 +162,23 @@ class AdminRoutes:
             await self._events(query, scope, receive, send)
         else:
             await _error(send, 404, "unknown admin route")
+
+    async def _connections(self, send: Any, query: dict[str, str]) -> None:
+        """``/connections?sort=age|queue_depth|dropped_frames|frames_sent&limit=N``."""
+        sort = query.get("sort") or "age"
+        if sort not in CONNECTION_SORTS:
+            await _error(send, 400, f"sort must be one of {', '.join(CONNECTION_SORTS)}")
+            return
+        raw = query.get("limit")
+        limit = int(raw) if raw is not None and raw.isdigit() else None
+        if raw is not None and not limit:
+            await _error(send, 400, "limit must be a positive whole number")
+            return
+        cluster = self._cluster(query)
+        answers = await self._ask("connections", {"sort": sort, "limit": limit}, cluster)
+        document = merge_connections(answers, sort, limit)
+        document["scope"] = "cluster" if cluster is not None else "local"
+        await send_json(send, 200, document)
 
     async def _metrics(self, query: dict[str, str]) -> str:
         """This node's series, or with ``?scope=cluster`` every node's, labelled ``node``

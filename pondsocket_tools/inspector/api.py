@@ -13,6 +13,8 @@ import httpx
 from httpx_sse import aconnect_sse
 
 DEFAULT_URL = "http://127.0.0.1:8765/_pond/admin"
+#: The most connections the connections view asks for (a big server has many thousands).
+CONNECTION_LIMIT = 500
 
 
 class AdminError(Exception):
@@ -111,9 +113,10 @@ class AdminClient:
         """Channel ``name`` (of ``endpoint`` when given) with its members."""
         return await self.get(_channel_path(name), **_endpoint(endpoint))
 
-    async def connections(self) -> dict[str, Any]:
-        """Every connection with its transport, channels and queue."""
-        return await self.get("/connections")
+    async def connections(self, limit: int = CONNECTION_LIMIT) -> dict[str, Any]:
+        """The ``limit`` oldest connections with their transport, channels and queue, and
+        the ``total`` (an older server sends every connection and no total)."""
+        return await self.get("/connections", limit=str(limit))
 
     async def evict(self, name: str, user_id: str, endpoint: str | None = None,
                     reason: str | None = None) -> dict[str, Any]:

@@ -173,7 +173,7 @@ class InspectorApp(App[None]):
                 endpoints = (await self.api.endpoints())["endpoints"]
                 channels = (await self.api.channels())["channels"]
                 channel_doc = await self._fetch_selected(channels)
-                connections = ((await self.api.connections())["connections"]
+                connections = (await self.api.connections()
                                if self.view == "connections" else None)
             except AuthError as exc:
                 self._denied(exc)
@@ -209,7 +209,7 @@ class InspectorApp(App[None]):
 
     def _apply(self, overview: dict[str, Any], endpoints: list[dict[str, Any]],
                channels: list[dict[str, Any]], channel_doc: dict[str, Any] | None,
-               connections: list[dict[str, Any]] | None) -> None:
+               connections: dict[str, Any] | None) -> None:
         self.overview = overview
         self.endpoint_docs = endpoints
         self.channel_docs = {(c["endpoint"], c["name"]): c for c in channels}
@@ -220,8 +220,9 @@ class InspectorApp(App[None]):
         self.query_one(ChannelView).show(self.selected, channel_doc)
         self.query_one(NodesView).show(overview, self._local_rates)
         if connections is not None:
-            self.connection_docs = connections
-            self.query_one(ConnectionsView).show(connections)
+            self.connection_docs = connections["connections"]
+            self.query_one(ConnectionsView).show(self.connection_docs,
+                                                 connections.get("total"))
 
     def _update_rates(self, overview: dict[str, Any]) -> None:
         """One sparkline sample: the server's rates, or the counters' growth over the last

@@ -253,15 +253,19 @@ class ConnectionsView(TableView):
     COLUMNS = ("user", "node", "endpoint", "channels", "queue", "sent", "drop", "age")
     TABLE_ID = "connections-table"
 
-    def show(self, docs: list[dict[str, Any]]) -> None:
-        """Show the ``connections`` list of ``/connections``."""
+    def show(self, docs: list[dict[str, Any]], total: int | None = None) -> None:
+        """Show the ``connections`` list of ``/connections`` (the oldest ``len(docs)`` of
+        ``total`` when the server cut the list)."""
         docs = sorted(docs, key=lambda c: (c.get("node", "local") != "local",
                                            str(c.get("node", "")), -c.get("age_seconds", 0),
                                            c["user_id"]))
         queued = sum(c.get("queue_depth", 0) for c in docs)
         dropped = sum(c.get("dropped_frames", 0) for c in docs)
+        count = (f"{len(docs)} oldest of {plural(total, 'connection')}"
+                 if total is not None and total > len(docs)
+                 else plural(len(docs), "connection"))
         self.set_title(Text.assemble(
-            (plural(len(docs), "connection"), "bold"), f" · {queued} frames queued · ",
+            (count, "bold"), f" · {queued} frames queued · ",
             (f"{dropped} dropped", "red" if dropped else "")))
         self.fill((f"{c.get('node', 'local')}:{c['user_id']}", _connection_row(c))
                   for c in docs)

@@ -82,6 +82,9 @@ async def test_documents_are_aggregated_across_nodes(admin_env: Any) -> None:
     assert connections[alice.user_id]["node"] == "local"
     assert connections[bob.user_id]["node"] == "node-b"
     assert connections[bob.user_id]["channels"] == [ROOM]
+    first = await a.json("/connections?limit=1")  # the oldest of both nodes: alice's
+    assert first["total"] == 2
+    assert [c["user_id"] for c in first["connections"]] == [alice.user_id]
 
     # Messages sent on either node are summed once.
     await bob.send_msg("BROADCAST", ROOM, "shout", {"text": "from b"})

@@ -82,6 +82,17 @@ async def test_documents_follow_joins_presence_and_leaves(admin_env: Any) -> Non
     assert connections[alice.user_id]["frames_sent"] >= 1
     assert connections[alice.user_id]["dropped_frames"] == 0
     assert connections[alice.user_id]["age_seconds"] >= 0
+    # The busiest first, cut to a limit; the total still counts everyone.
+    busiest = await admin.json("/connections?sort=frames_sent&limit=1")
+    assert busiest["total"] == 2 and len(busiest["connections"]) == 1
+    assert busiest["connections"][0]["frames_sent"] == max(
+        c["frames_sent"] for c in connections.values())
+    oldest = await admin.json("/connections?limit=5")
+    assert [c["user_id"] for c in oldest["connections"]] == [alice.user_id, bob.user_id]
+    for bad in ("sort=size", "limit=0", "limit=-1", "limit=ten"):
+        response = await admin.get(f"/connections?{bad}")
+        assert response.status_code == 400, bad
+        assert response.json()["error"].split()[0] in ("sort", "limit")
 
     # Bob leaves: one member left; then alice leaves: the channel is gone.
     rid = await bob.send_msg("LEAVE_CHANNEL", ROOM)

@@ -40,3 +40,22 @@ async def test_older_server_without_rates_and_nodes() -> None:
         assert "this node only" in str(app.query_one("#nodes-view .title").render())
         await app.refresh_data()  # a second poll: rates from the (unchanged) counters
         assert list(app.query_one(RatesPanel).broadcasts) == [0.0]
+
+
+async def test_connections_view_says_when_the_server_cut_the_list() -> None:
+    from .conftest import CONNECTIONS
+
+    api = FakeAPI()
+    first = CONNECTIONS["connections"][:1]
+
+    async def cut(limit: int = 500) -> dict:
+        return {"connections": first, "total": 1200}
+
+    api.connections = cut  # type: ignore[method-assign]
+    app = InspectorApp(api, poll_interval=3600, reconnect_delay=3600)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.channel_doc is not None, what="the documents")
+        await pilot.press("2")
+        await wait_for(pilot, lambda: app.connection_docs == first, what="the connections")
+        title = str(app.query_one("#connections-view .title").render())
+        assert "1 oldest of 1200 connections" in title
