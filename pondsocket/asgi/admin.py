@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -130,10 +131,12 @@ class AdminRoutes:
         return await cluster.ask(name, args, timeout=self.options.cluster_timeout)
 
     async def _document(self, send: Any, name: str, query: dict[str, str],
-                        args: dict[str, Any] | None = None) -> None:
+                        args: dict[str, Any] | None = None,
+                        merge: Callable[[list[NodeAnswer]], Any] | None = None) -> None:
+        """Answer with document ``name``: this node's, or every node's merged."""
         cluster = self._cluster(query)
         answers = await self._ask(name, args or {}, cluster)
-        document = _MERGE[name](answers)
+        document = (merge or _MERGE[name])(answers)
         if document is None:
             await _error(send, 404, f"no channel {(args or {}).get('name')}")
             return
@@ -174,11 +177,8 @@ class AdminRoutes:
         if raw is not None and not limit:
             await _error(send, 400, "limit must be a positive whole number")
             return
-        cluster = self._cluster(query)
-        answers = await self._ask("connections", {"sort": sort, "limit": limit}, cluster)
-        document = merge_connections(answers, sort, limit)
-        document["scope"] = "cluster" if cluster is not None else "local"
-        await send_json(send, 200, document)
+        await self._document(send, "connections", query, {"sort": sort, "limit": limit},
+                             lambda answers: merge_connections(answers, sort, limit))
 
     async def _metrics(self, query: dict[str, str]) -> str:
         """This node's series, or with ``?scope=cluster`` every node's, labelled ``node``
