@@ -113,10 +113,13 @@ class AdminClient:
         """Channel ``name`` (of ``endpoint`` when given) with its members."""
         return await self.get(_channel_path(name), **_endpoint(endpoint))
 
-    async def connections(self, limit: int = CONNECTION_LIMIT) -> dict[str, Any]:
-        """The ``limit`` oldest connections with their transport, channels and queue, and
-        the ``total`` (an older server sends every connection and no total)."""
-        return await self.get("/connections", limit=str(limit))
+    async def connections(self, limit: int = CONNECTION_LIMIT,
+                          sort: str = "age") -> dict[str, Any]:
+        """The first ``limit`` connections by ``sort`` (``age``: oldest first;
+        ``queue_depth``, ``dropped_frames``, ``frames_sent``: largest first) with their
+        transport, channels and queue, and the ``total`` (an older server sends every
+        connection, unsorted, and no total)."""
+        return await self.get("/connections", limit=str(limit), sort=sort)
 
     async def evict(self, name: str, user_id: str, endpoint: str | None = None,
                     reason: str | None = None) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from .api import AdminError, AuthError, UnreachableError, WritesDisabledError
 from .formatting import event_line, event_text, status_line
 from .screens import ConfirmScreen, HelpScreen
 from .views import (
+    CONNECTION_SORTS,
     ChannelKey,
     ChannelTree,
     ChannelView,
@@ -50,7 +51,7 @@ class AdminAPI(Protocol):
     async def endpoints(self) -> dict[str, Any]: ...
     async def channels(self) -> dict[str, Any]: ...
     async def channel(self, name: str, endpoint: str | None = None) -> dict[str, Any]: ...
-    async def connections(self) -> dict[str, Any]: ...
+    async def connections(self, limit: int = ..., sort: str = ...) -> dict[str, Any]: ...
     async def evict(self, name: str, user_id: str, endpoint: str | None = None,
                     reason: str | None = None) -> dict[str, Any]: ...
     async def close_channel(self, name: str, endpoint: str | None = None,
@@ -83,6 +84,7 @@ class InspectorApp(App[None]):
         Binding("1", "show_view('channel')", "Channel", group=_VIEWS),
         Binding("2", "show_view('connections')", "Connections", group=_VIEWS),
         Binding("3", "show_view('nodes')", "Nodes", group=_VIEWS),
+        Binding("s", "cycle_sort", "Sort connections", show=False),
         Binding("slash", "focus_filter", "Filter"),
         Binding("escape", "leave_filter", "Leave filter", show=False),
         Binding("f", "toggle_follow", "Follow"),
@@ -110,6 +112,7 @@ class InspectorApp(App[None]):
         self.selected: ChannelKey | None = None
         self.channel_doc: dict[str, Any] | None = None
         self.connection_docs: list[dict[str, Any]] = []
+        self.connection_sort = CONNECTION_SORTS[0]
         self.view = "channel"
         self.events: deque[dict[str, Any]] = deque(maxlen=max_events)
         self.visible_events: list[str] = []
@@ -173,7 +176,7 @@ class InspectorApp(App[None]):
                 endpoints = (await self.api.endpoints())["endpoints"]
                 channels = (await self.api.channels())["channels"]
                 channel_doc = await self._fetch_selected(channels)
-                connections = (await self.api.connections()
+                connections = (await self.api.connections(sort=self.connection_sort)
                                if self.view == "connections" else None)
             except AuthError as exc:
                 self._denied(exc)
@@ -221,7 +224,7 @@ class InspectorApp(App[None]):
         self.query_one(NodesView).show(overview, self._local_rates)
         if connections is not None:
             self.connection_docs = connections["connections"]
-            self.query_one(ConnectionsView).show(self.connection_docs,
+            self.query_one(ConnectionsView).show(self.connection_docs, self.connection_sort,
                                                  connections.get("total"))
 
     def _update_rates(self, overview: dict[str, Any]) -> None:
@@ -353,6 +356,13 @@ class InspectorApp(App[None]):
         self.query_one(ChannelView).set_title(f"{name}: loading...")
         if self.following and self.stream_channel != name:
             self._open_events()
+        self.action_refresh_now()
+
+    def action_cycle_sort(self) -> None:
+        """Sort the connections by the next of :data:`CONNECTION_SORTS` (and show them)."""
+        index = CONNECTION_SORTS.index(self.connection_sort)
+        self.connection_sort = CONNECTION_SORTS[(index + 1) % len(CONNECTION_SORTS)]
+        self.action_show_view("connections")
         self.action_refresh_now()
 
     def action_show_view(self, view: str) -> None:

@@ -17,6 +17,7 @@ HELP = """\
 [b]Keys[/b]
   [cyan]↑ ↓ enter[/]   pick a channel in the tree; [cyan]tab[/] moves to the tables and the filter
   [cyan]1 2 3[/]       show the Channel, Connections or Nodes view
+  [cyan]s[/]           sort the connections: oldest, queue depth, dropped, frames sent
   [cyan]/[/] [cyan]escape[/]    filter the event tail by type, channel or text / leave the filter
   [cyan]f[/]           follow the selected channel: the server streams only its events
   [cyan]p[/] [cyan]c[/]         pause / resume the event tail (events are still collected), clear it
@@ -29,7 +30,7 @@ HELP = """\
   Top: connection state, node and sizes; message rates with sparklines of channel
   broadcasts/s and frames delivered/s (the server's 10 s averages when it sends them).
   Channel: the selected channel's rates and members with their node and presence.
-  Connections: every connection: transport, channels, queue depth, frames sent, drops.
+  Connections: the first 500 by the sort: transport, channels, queue, frames sent, drops.
   Nodes: each cluster node with its counts, counters and rates, or why it did not answer.
   Bottom: the live event stream (/events): joins, leaves, presence, broadcasts, errors.
 

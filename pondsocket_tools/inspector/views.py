@@ -253,22 +253,33 @@ class ConnectionsView(TableView):
     COLUMNS = ("user", "node", "endpoint", "channels", "queue", "sent", "drop", "age")
     TABLE_ID = "connections-table"
 
-    def show(self, docs: list[dict[str, Any]], total: int | None = None) -> None:
-        """Show the ``connections`` list of ``/connections`` (the oldest ``len(docs)`` of
-        ``total`` when the server cut the list)."""
-        docs = sorted(docs, key=lambda c: (c.get("node", "local") != "local",
-                                           str(c.get("node", "")), -c.get("age_seconds", 0),
-                                           c["user_id"]))
+    def show(self, docs: list[dict[str, Any]], sort: str = "age",
+             total: int | None = None) -> None:
+        """Show the ``connections`` list of ``/connections`` sorted by ``sort`` (one of
+        :data:`CONNECTION_SORTS`), the first ``len(docs)`` of ``total`` when the server cut
+        the list."""
+        if sort == "age":  # this node's first, then each node's, oldest first
+            docs = sorted(docs, key=lambda c: (c.get("node", "local") != "local",
+                                               str(c.get("node", "")),
+                                               -c.get("age_seconds", 0), c["user_id"]))
+        else:  # largest first across the nodes, as the server cut the list
+            docs = sorted(docs, key=lambda c: -c.get(sort, 0))
         queued = sum(c.get("queue_depth", 0) for c in docs)
         dropped = sum(c.get("dropped_frames", 0) for c in docs)
-        count = (f"{len(docs)} oldest of {plural(total, 'connection')}"
+        count = (f"first {len(docs)} of {plural(total, 'connection')}"
                  if total is not None and total > len(docs)
                  else plural(len(docs), "connection"))
         self.set_title(Text.assemble(
-            (count, "bold"), f" · {queued} frames queued · ",
+            (count, "bold"), f" · by {SORT_NAMES[sort]} (s) · {queued} frames queued · ",
             (f"{dropped} dropped", "red" if dropped else "")))
         self.fill((f"{c.get('node', 'local')}:{c['user_id']}", _connection_row(c))
                   for c in docs)
+
+
+#: How the connections view can be sorted (the admin API's ``sort``), and their names.
+CONNECTION_SORTS = ("age", "queue_depth", "dropped_frames", "frames_sent")
+SORT_NAMES = {"age": "age", "queue_depth": "queue depth", "dropped_frames": "dropped frames",
+              "frames_sent": "frames sent"}
 
 
 TRANSPORTS = {"websocket": "ws", "memory": "mem"}

@@ -290,7 +290,7 @@ class FakeAPI:
     async def channel(self, name: str, endpoint: str | None = None) -> dict[str, Any]:
         return self._answer(CHANNEL[name.rsplit("/", 1)[-1]])
 
-    async def connections(self) -> dict[str, Any]:
+    async def connections(self, limit: int = 500, sort: str = "age") -> dict[str, Any]:
         return self._answer(CONNECTIONS)
 
     async def evict(self, name: str, user_id: str, endpoint: str | None = None,
