@@ -202,8 +202,10 @@ class ClusterAdmin:
         pending = self._pending.get(message.get("queryId"))
         if pending is None or not self._for_us(message, self.pond.node_id):
             return
-        error = message.get("error")
-        pending.add(NodeAnswer(source, message.get("document"),
+        error, document = message.get("error"), message.get("document")
+        if error is None and document is not None and not isinstance(document, dict):
+            error = "a malformed answer"  # another version or implementation
+        pending.add(NodeAnswer(source, document if error is None else None,
                                str(error) if error is not None else None))
 
     # -- watching ------------------------------------------------------------------------

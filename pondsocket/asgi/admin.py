@@ -135,8 +135,11 @@ class AdminRoutes:
                         merge: Callable[[list[NodeAnswer]], Any] | None = None) -> None:
         """Answer with document ``name``: this node's, or every node's merged."""
         cluster = self._cluster(query)
-        answers = await self._ask(name, args or {}, cluster)
-        document = (merge or _MERGE[name])(answers)
+        merge = merge or _MERGE[name]
+        answers = [answer if _merges(merge, answer)
+                   else NodeAnswer(answer.node_id, error="a malformed answer")
+                   for answer in await self._ask(name, args or {}, cluster)]
+        document = merge(answers)
         if document is None:
             await _error(send, 404, f"no channel {(args or {}).get('name')}")
             return
@@ -298,6 +301,18 @@ class AdminRoutes:
             return  # the client went away mid-write
         finally:
             disconnect.cancel()
+
+
+def _merges(merge: Callable[[list[NodeAnswer]], Any], answer: NodeAnswer) -> bool:
+    """Whether ``answer`` is well formed: it merges on its own. One node of another version
+    must not make the whole cluster's document fail."""
+    if not answer.ok or answer.document is None:
+        return True
+    try:
+        merge([answer])
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return False
+    return True
 
 
 async def _wait_disconnect(receive: Any) -> None:

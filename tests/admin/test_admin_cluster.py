@@ -154,3 +154,50 @@ async def test_write_actions_reach_the_node_of_the_user(admin_env: Any) -> None:
     for client in (alice, bob):
         await until(client, "SYSTEM", "EVICTED", reason="maintenance")
     assert (await a.json("/channels"))["channels"] == []
+
+
+async def test_a_malformed_answer_is_reported_not_fatal(admin_env: Any) -> None:
+    """Another process on the bus (another version, say) speaks the heartbeat but answers
+    admin queries with garbage: the asked node reports it and still answers."""
+    import json
+    import time
+
+    bus = LocalBus()
+    a = await admin_env.start(AdminOptions(token=TOKEN), pubsub=LocalPubSub(bus=bus),
+                              options=Options(node_id="node-a"))
+    rogue = LocalPubSub(bus=bus)
+    base = "pondsocket:v1:default"
+
+    def envelope(kind: str, endpoint: str, channel: str, **fields: Any) -> bytes:
+        return json.dumps({"protocol": "pondsocket.distributed", "version": 1, "type": kind,
+                           "messageId": f"rogue-{time.monotonic_ns()}",
+                           "sourceNodeId": "rogue", "endpointName": endpoint,
+                           "channelName": channel, "timestamp": int(time.time() * 1000),
+                           **fields}).encode()
+
+    async def answer(topic: str, data: bytes) -> None:
+        message = json.loads(data)
+        if message.get("type") == "ADMIN_QUERY":  # not a document; then one missing fields
+            document = "garbage" if message["query"] == "overview" else {"channels": [{}]}
+            await rogue.publish(f"{base}:__admin__:node-a", envelope(
+                "ADMIN_REPLY", "__admin__", "node-a", queryId=message["queryId"],
+                document=document))
+
+    await rogue.subscribe(f"{base}:__admin__:*", answer)
+    try:
+        await rogue.publish(f"{base}:__heartbeat__", envelope(
+            "NODE_HEARTBEAT", "__heartbeat__", "__heartbeat__", nodeId="rogue",
+            incarnation="x"))
+        async with asyncio.timeout(5):
+            while "rogue" not in a.app.pond.cluster.nodes:
+                await asyncio.sleep(0.01)  # no event for "heard a heartbeat": a bounded poll
+        overview = await a.json("/overview")
+        assert overview["nodes"] == [
+            {**overview["nodes"][0], "node_id": "node-a", "ok": True},
+            {"node_id": "rogue", "ok": False, "error": "a malformed answer"}]
+        channels = await a.json("/channels")
+        assert channels["channels"] == []
+        assert channels["nodes"][1] == {"node_id": "rogue", "ok": False,
+                                        "error": "a malformed answer"}
+    finally:
+        await rogue.close()
