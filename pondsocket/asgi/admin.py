@@ -232,7 +232,8 @@ class AdminRoutes:
         # closed on every node that has it.
         answers = await self._ask(action, args, self.pond.cluster_admin)
         key = "evicted" if action == "evict" else "closed"
-        results = {a.node_id: a.document[key] for a in answers if a.ok}
+        results = {a.node_id: a.document.get(key) for a in answers
+                   if a.ok and isinstance(a.document, dict)}
         done = [node for node, result in results.items() if result]
         exists = any(result is not None for result in results.values())
         nodes = node_status(answers)
