@@ -12,7 +12,9 @@ Beyond the protocol's minimum it:
   what others knew of it, so members missed during an outage leave or appear;
 * resynchronises every channel after the pub/sub reconnects, and publishes again the recent
   broadcasts and evictions that peers may have missed meanwhile (receivers drop the copies
-  they already had);
+  they already had); these are numbered per channel, and a receiver holds a message that
+  follows a gap until the missing ones come back (at most ``HOLD_SECONDS``, see
+  :mod:`pondsocket.reorder`), so clients get them in the order they were sent;
 * asks again for the members of a node it had declared dead as soon as it hears from it,
   and drops the members of a node that restarted under the same ``node_id`` (heartbeats
   carry a per-process ``incarnation``);
@@ -39,6 +41,7 @@ import msgspec
 from .enums import DistributedMessageType as T
 from .enums import LeaveReason
 from .pubsub import PubSub, format_heartbeat_topic, format_message_topic
+from .reorder import Reorderer
 from .types import AllExceptSender, AllUsers, PondAssigns, PondMessage, PondPresence, ToUsers
 
 if TYPE_CHECKING:
@@ -111,6 +114,12 @@ class ClusterNode:
         self.dropped = 0
         self.rejected = 0
         self.duplicates = 0
+        # REPLAYED messages are numbered per channel (stream token, last seq) so that peers
+        # can put them back in order after an outage.
+        self._numbering: dict[tuple[str, str], list[Any]] = {}
+        self._order: Reorderer[dict[str, Any]] = Reorderer()
+        self._release: asyncio.TimerHandle | None = None
+        self._releasing: set[asyncio.Task[None]] = set()
         #: Handlers of message types beyond the channel protocol, by type (the admin API's
         #: cluster queries, see :mod:`pondsocket.admincluster`): ``handler(source, message)``.
         self.extensions: dict[str, Callable[[str, dict[str, Any]], Awaitable[None]]] = {}
@@ -147,9 +156,11 @@ class ClusterNode:
                 log.exception("cluster start failed")
             self._send_heartbeat(stopping=True)
         await self._flush(timeout=2.0)
-        for task in self._tasks:
+        if self._release is not None:
+            self._release.cancel()
+        for task in [*self._tasks, *self._releasing]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._releasing, return_exceptions=True)
         try:
             await self.pubsub.unsubscribe(self.pattern)
         except Exception:
@@ -162,8 +173,25 @@ class ClusterNode:
 
     # -- outbound ------------------------------------------------------------------------
 
+    def _numbers(self, key: tuple[str, str]) -> list[Any]:
+        """The numbering of channel ``key``'s REPLAYED messages: [stream token, last seq]."""
+        numbering = self._numbering.get(key)
+        if numbering is None:
+            numbering = self._numbering[key] = [uuid.uuid4().hex[:12], 0]
+        return numbering
+
+    def _state(self, channel: Channel) -> dict[str, Any]:
+        """A ``STATE_RESPONSE``: this node's members of ``channel`` and where the numbering
+        of its messages stands."""
+        stream, seq = self._numbers((channel.lobby.endpoint.path.lstrip("/"), channel.name))
+        return {"users": channel._local_state(), "stream": stream, "seq": seq}
+
     def _send(self, channel_name: str, endpoint: str, kind: str, fields: dict[str, Any]) -> None:
         timestamp = int(time.time() * 1000)
+        if kind in REPLAYED:
+            numbering = self._numbers((endpoint, channel_name))
+            numbering[1] += 1
+            fields = {**fields, "stream": numbering[0], "seq": numbering[1]}
         envelope = {
             "protocol": PROTOCOL, "version": VERSION, "type": str(kind),
             "messageId": uuid.uuid4().hex, "sourceNodeId": self.node_id,
@@ -250,6 +278,8 @@ class ClusterNode:
         key = (channel.lobby.endpoint.path.lstrip("/"), channel.name)
         if self._channels.get(key) is channel:
             del self._channels[key]
+            self._numbering.pop(key, None)  # a new instance numbers a new stream
+            self._order.forget(lambda k: k[1:] == key)
 
     def user_message(self, channel: Channel, event: str, payload: PondMessage,
                      recipients: RecipientSpec, request_id: str) -> None:
@@ -338,14 +368,67 @@ class ClusterNode:
                     # A new process under that id: what we hold of it is the old one's.
                     await self._node_restarted(source, ask=not message.get("starting"))
             return
-        channel = self._channels.get((message.get("endpointName", ""),
-                                      message.get("channelName", "")))
+        key = (message.get("endpointName", ""), message.get("channelName", ""))
+        channel = self._channels.get(key)
         if channel is None or not channel.is_active:
             return
+        seq, stream = message.get("seq"), message.get("stream")
+        if message.get("type") in REPLAYED and isinstance(seq, int) and isinstance(stream, str):
+            loop = asyncio.get_running_loop()
+            ready = self._order.accept((source, *key), stream, seq, message, loop.time())
+            self._schedule_release()
+        else:
+            ready = [message]
+        for item in ready:
+            await self._apply_logged(channel, source, item)
+
+    async def _apply_logged(self, channel: Channel, source: str, m: dict[str, Any]) -> None:
         try:
-            await self._apply(channel, source, message)
+            await self._apply(channel, source, m)
         except Exception:
-            log.exception("applying %s from %s failed", message.get("type"), source)
+            log.exception("applying %s from %s failed", m.get("type"), source)
+
+    # -- ordering ------------------------------------------------------------------------
+
+    def _schedule_release(self) -> None:
+        """Wake up when the oldest held message has waited long enough."""
+        when = self._order.next_expiry()
+        if when is None or self._release is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._release = loop.call_at(when, self._on_release_timer)
+
+    def _on_release_timer(self) -> None:
+        self._release = None
+        task = asyncio.get_running_loop().create_task(self._release_expired())
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    async def _release_expired(self) -> None:
+        """Apply, in order, the messages held too long for missing ones (those are given
+        up: delivered late if they come after all)."""
+        for (source, endpoint, name), items in self._order.expired(
+                asyncio.get_running_loop().time()):
+            log.warning("gave up waiting for messages from %s on %s before %d held ones",
+                        source, name, len(items))
+            await self._apply_all(source, (endpoint, name), items)
+        self._schedule_release()
+
+    async def _apply_all(self, source: str, key: tuple[str, str],
+                         items: list[dict[str, Any]]) -> None:
+        channel = self._channels.get(key)
+        if channel is not None and channel.is_active:
+            for item in items:
+                await self._apply_logged(channel, source, item)
+
+    async def _release_node(self, node: str) -> None:
+        """Apply what is held from ``node``, which will send nothing more."""
+        held: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for item in self._order.forget(lambda k: k[0] == node):
+            held.setdefault((item.get("endpointName", ""), item.get("channelName", "")),
+                            []).append(item)
+        for key, items in held.items():
+            await self._apply_all(node, key, items)
 
     async def _apply(self, channel: Channel, source: str, m: dict[str, Any]) -> None:
         kind = m.get("type")
@@ -379,8 +462,14 @@ class ClusterNode:
             if isinstance(since, int):  # a peer resubscribed: what it may have missed
                 self._replay((m["endpointName"], m["channelName"]), since)
             if channel.members:
-                self._channel_send(channel, T.STATE_RESPONSE, {"users": channel._local_state()})
+                self._channel_send(channel, T.STATE_RESPONSE, self._state(channel))
         elif kind == T.STATE_RESPONSE:
+            stream, seq = m.get("stream"), m.get("seq")
+            if isinstance(stream, str) and isinstance(seq, int):
+                # Where its numbering stands: a message after this one that comes with a
+                # gap is one that follows messages we missed.
+                self._order.start((source, m["endpointName"], m["channelName"]), stream,
+                                  seq + 1)
             await channel._replace_node_users(source, list(m.get("users") or []))
         elif kind == T.USER_GET_REQUEST:
             member = channel.members.get(uid)
@@ -415,6 +504,7 @@ class ClusterNode:
         their own leaves; any left over leave too)."""
         log.info("node %s stopped", node)
         self._forget(node)
+        await self._release_node(node)
         for channel in list(self._channels.values()):
             await channel._drop_node(node)
 
@@ -450,6 +540,7 @@ class ClusterNode:
                 if now - seen > self.heartbeat_timeout]
         for node in dead:
             self._forget(node)
+            await self._release_node(node)
             log.warning("node %s is silent for over %.1fs: its members leave", node,
                         self.heartbeat_timeout)
             for channel in list(self._channels.values()):
@@ -470,7 +561,7 @@ class ClusterNode:
             self._replay(key, since)
             self._channel_send(channel, T.STATE_REQUEST, {"fromNode": self.node_id,
                                                           "since": since})
-            self._channel_send(channel, T.STATE_RESPONSE, {"users": channel._local_state()})
+            self._channel_send(channel, T.STATE_RESPONSE, self._state(channel))
 
     @property
     def nodes(self) -> dict[str, float]:

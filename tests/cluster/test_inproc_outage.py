@@ -94,3 +94,47 @@ async def test_no_replay_for_a_node_that_merely_joins(make_node):
     await b.wait_presence({"a", "a2", "b"})
     await fence(a, b)
     assert not counts(b.seen), b.log()
+
+
+def order(frames) -> list[str]:
+    return [f["payload"]["id"] for f in frames
+            if f["action"] == "BROADCAST" and "id" in f["payload"]]
+
+
+async def test_missed_messages_are_delivered_before_later_ones(make_node):
+    """n2 comes back and hears m3 before its resynchronisation brings m1 and m2 again:
+    m3 waits for them, so b sees m1, m2, m3 in the order a sent them."""
+    n1, n2 = make_node("n1"), make_node("n2")
+    a, b = await n1.join("a"), await n2.join("b")
+    await b.wait_presence({"a", "b"})
+    await lose_subscription(n2)
+    await a.send("message", {"id": "m1"})
+    await a.send("message", {"id": "m2"})
+    await wait_until(lambda: not n1.cluster._outbox, what="m1 and m2 published")
+    await n2.pubsub.subscribe(n2.cluster.pattern, n2.cluster._on_message)  # back, no resync yet
+    await a.send("message", {"id": "m3"})
+    await wait_until(lambda: n2.cluster._order.held_count == 1, what="m3 held by n2")
+    assert "m3" not in order(b.seen)
+    await n2.cluster._resync()  # asks n1 for what it missed
+    await b.wait_for(is_message(id="m3"))
+    await fence(a, a, b)
+    assert order(b.seen) == ["m1", "m2", "m3"], b.log()
+    assert n2.cluster._order.held_count == 0
+
+
+async def test_a_gap_that_is_never_filled_delays_by_the_hold_only(make_node):
+    """n1 cannot publish m1 again (its recent messages are gone): n2 gives up on it after
+    the hold and delivers m2, then everything after it as usual."""
+    n1, n2 = make_node("n1"), make_node("n2")
+    a, b = await n1.join("a"), await n2.join("b")
+    await b.wait_presence({"a", "b"})
+    await lose_subscription(n2)
+    await a.send("message", {"id": "m1"})
+    await wait_until(lambda: not n1.cluster._outbox, what="m1 published")
+    n1.cluster._recent.clear()
+    await resubscribe(n2)
+    await a.send("message", {"id": "m2"})
+    await b.wait_for(is_message(id="m2"), timeout=n2.cluster._order.hold + 2)
+    await a.send("message", {"id": "m3"})
+    await fence(a, a, b)
+    assert order(b.seen) == ["m2", "m3"], b.log()
