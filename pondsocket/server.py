@@ -46,6 +46,8 @@ class PondSocket:
         #: Wall-clock and monotonic time of creation (the admin API's uptime).
         self.started_at = time.time()
         self.started_monotonic = time.monotonic()
+        #: True once :meth:`close` has begun (health checks then answer 503).
+        self.closing = False
         self.cluster: ClusterNode | None = (ClusterNode(self, pubsub) if pubsub is not None
                                             else None)
         #: Answers (and asks) the other nodes' admin queries, with a cluster.
@@ -101,6 +103,7 @@ class PondSocket:
     async def close(self) -> None:
         """Close every endpoint (and their connections and channels), leave the cluster,
         then close the pub/sub. Open admin event streams end first."""
+        self.closing = True
         if BUS.active:
             BUS.end(self)
         for endpoint in self._endpoints:

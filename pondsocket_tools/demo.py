@@ -115,4 +115,4 @@ def create_app(redis_url: str | None = None, admin_token: str | None = None,
 
         admin_writes = admin_writes or os.environ.get("PONDSOCKET_ADMIN_WRITES") == "1"
         admin = AdminOptions(token=admin_token, allow_writes=admin_writes)
-    return PondASGIApp(build_pond(pond), admin=admin)
+    return PondASGIApp(build_pond(pond), admin=admin, health_path="/healthz")

@@ -7,8 +7,8 @@ from typing import Any
 
 from ..admin import AdminOptions
 from ..server import PondSocket
-from .admin import AdminRoutes
-from .scope import Scope, send_plain
+from .admin import AdminRoutes, send_json
+from .scope import Scope, request_path, send_plain
 from .sse import (
     SSEOptions,
     SSERegistry,
@@ -30,15 +30,20 @@ class PondASGIApp:
     ``pondctl serve module:app``. On lifespan shutdown every connection is closed.
 
     ``admin=AdminOptions(token=...)`` enables the admin HTTP API under its prefix (see
-    ``docs/admin.md``); without it there are no admin routes.
+    ``docs/admin.md``); without it there are no admin routes. ``health_path="/healthz"``
+    answers load balancers' health checks there (``GET``/``HEAD``, no token): 200 while
+    serving, 503 once shutting down.
     """
 
     def __init__(self, pond: PondSocket, *, sse: SSEOptions | None = None,
-                 admin: AdminOptions | None = None) -> None:
+                 admin: AdminOptions | None = None, health_path: str | None = None) -> None:
+        if health_path is not None and not health_path.startswith("/"):
+            raise ValueError("health_path must start with /")
         self.pond = pond
         self.sse_options = sse or SSEOptions()
         self.sse_connections = SSERegistry()
         self.admin: AdminRoutes | None = AdminRoutes(pond, admin) if admin is not None else None
+        self.health_path = health_path
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -54,6 +59,9 @@ class PondASGIApp:
             await self.admin(scope, receive, send)
             return
         method = scope["method"]
+        if self.health_path is not None and request_path(scope) == self.health_path:
+            await self._health(method, send)
+            return
         args = (self.pond, self.sse_connections, self.sse_options, scope, receive, send)
         if method == "GET" and wants_event_stream(scope):
             await serve_sse_stream(*args)
@@ -64,6 +72,24 @@ class PondASGIApp:
         else:
             await send_plain(send, 404, "PondSocket: not found (open a WebSocket, or GET "
                                         "with Accept: text/event-stream)")
+
+    async def _health(self, method: str, send: Any) -> None:
+        """200 ``{"status": "ok", ...}`` while serving, 503 ``{"status": "stopping"}`` once
+        the server is closing (so a load balancer stops sending new clients here)."""
+        if method not in ("GET", "HEAD"):
+            await send_plain(send, 405, "PondSocket: health checks are GET or HEAD")
+            return
+        pond = self.pond
+        if pond.closing:
+            await send_json(send, 503, {"status": "stopping", "node_id": pond.node_id})
+            return
+        cluster = pond.cluster
+        await send_json(send, 200, {
+            "status": "ok", "node_id": pond.node_id,
+            "connections": sum(len(e.connections) for e in pond.endpoints),
+            "cluster": None if cluster is None else {
+                "connected": bool(getattr(pond.pubsub, "connected", True)),
+                "nodes": len(cluster.nodes) + 1}})
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:

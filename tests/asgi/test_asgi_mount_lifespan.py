@@ -11,6 +11,10 @@ from starlette.routing import Mount, Route
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from pondsocket import LocalPubSub
+from pondsocket.asgi import PondASGIApp
+from tests.asgi.conftest import build_chat
+
 pytestmark = pytest.mark.timeout(30)
 
 
@@ -106,3 +110,34 @@ async def test_plain_uvicorn_shutdown(start_server, ws_connect, chat_app):
     code, _ = await ada.closed()
     assert code == 1012
     assert closed == [0]  # lifespan shutdown ran, after the connection was gone
+
+
+async def test_health_check_ok_while_serving_then_503(start_server, ws_connect, http_client):
+    app = PondASGIApp(build_chat(), health_path="/healthz")
+    server = await start_server(app)
+    await ws_connect(server, "/api/socket?name=ada")
+    response = await http_client.get(server.http_url("/healthz"))  # no token needed
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "node_id": app.pond.node_id,
+                               "connections": 1, "cluster": None}
+    assert (await http_client.head(server.http_url("/healthz"))).status_code == 200
+    assert (await http_client.post(server.http_url("/healthz"))).status_code == 405
+
+    await app.pond.close()  # what a shutdown starts with: the balancer must stop routing here
+    response = await http_client.get(server.http_url("/healthz"))
+    assert response.status_code == 503
+    assert response.json() == {"status": "stopping", "node_id": app.pond.node_id}
+
+
+async def test_no_health_path_unless_configured(start_server, http_client, chat_app):
+    server = await start_server(chat_app())
+    assert (await http_client.get(server.http_url("/healthz"))).status_code == 404
+    with pytest.raises(ValueError, match="must start with /"):
+        PondASGIApp(build_chat(), health_path="healthz")
+
+
+async def test_health_check_of_a_cluster_node(start_server, http_client):
+    app = PondASGIApp(build_chat(pubsub=LocalPubSub()), health_path="/healthz")
+    server = await start_server(app)
+    response = await http_client.get(server.http_url("/healthz"))
+    assert response.json()["cluster"] == {"connected": True, "nodes": 1}
