@@ -17,6 +17,7 @@ from .sse import (
     serve_sse_stream,
     wants_event_stream,
 )
+from .sse_relay import SSERelay
 from .websocket import serve_websocket
 
 log = logging.getLogger("pondsocket.asgi")
@@ -44,6 +45,9 @@ class PondASGIApp:
         self.sse_connections = SSERegistry()
         self.admin: AdminRoutes | None = AdminRoutes(pond, admin) if admin is not None else None
         self.health_path = health_path
+        # In a cluster, SSE commands for streams held by other nodes are relayed there.
+        self.sse_relay = (SSERelay(pond, self.sse_connections) if pond.cluster is not None
+                          else None)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -66,7 +70,7 @@ class PondASGIApp:
         if method == "GET" and wants_event_stream(scope):
             await serve_sse_stream(*args)
         elif method in ("POST", "DELETE"):
-            await serve_sse_command(*args)
+            await serve_sse_command(*args, relay=self.sse_relay)
         elif method == "OPTIONS":
             await serve_preflight(self.sse_options, scope, send)
         else:

@@ -19,6 +19,7 @@ from ..server import PondSocket
 from ..transport.sse import SSEServerTransport
 from ..types import Headers
 from .scope import Scope, incoming_connection, request_path, send_plain
+from .sse_relay import SSERelay, run_command
 
 log = logging.getLogger("pondsocket.asgi.sse")
 
@@ -162,10 +163,13 @@ async def _stream(transport: SSEServerTransport, options: SSEOptions, send: Any)
 
 
 async def serve_sse_command(pond: PondSocket, registry: SSERegistry, options: SSEOptions,
-                            scope: Scope, receive: Any, send: Any) -> None:
-    """Handle ``POST`` (one client frame) and ``DELETE`` (disconnect) for an SSE connection."""
+                            scope: Scope, receive: Any, send: Any,
+                            relay: SSERelay | None = None) -> None:
+    """Handle ``POST`` (one client frame) and ``DELETE`` (disconnect) for an SSE connection;
+    with a ``relay``, one whose stream another cluster node holds is performed there."""
     cors = _cors_headers(scope, options)
-    match = pond.match_endpoint(request_path(scope))
+    path = request_path(scope)
+    match = pond.match_endpoint(path)
     if match is None:
         await send_plain(send, 404, "PondSocket: no endpoint at this path", cors)
         return
@@ -174,27 +178,44 @@ async def serve_sse_command(pond: PondSocket, registry: SSERegistry, options: SS
         await send_plain(send, 400, "X-Connection-ID header required", cors)
         return
     transport = registry.get(match.endpoint, token)
-    if transport is None:
+    if transport is None and relay is None:
         await send_plain(send, 404, "connection not found", cors)
         return
-    if scope["method"] == "DELETE":
-        await transport.close()
-        await send_plain(send, 204, "", cors)
-        return
-    limit = transport.max_message_size
+    method = scope["method"]
+    body = b""
+    if method == "POST":
+        limit = (transport.max_message_size if transport is not None
+                 else pond.options.max_message_size)
+        try:
+            body = await _read_body(receive, limit)
+        except ConnectionAbortedError:
+            return  # the client went away
+        except OverflowError:
+            await send_plain(send, 413, f"Message exceeds the limit of {limit} bytes", cors)
+            return
+    if transport is not None:
+        status, message = await run_command(transport, method, body)
+    else:
+        assert relay is not None
+        answer = await relay.relay(path, token, method, body)
+        status, message = answer if answer is not None else (404, "connection not found")
+    await send_plain(send, status, message, cors)
+
+
+async def _read_body(receive: Any, limit: int) -> bytes:
+    """The request body; ``OverflowError`` past ``limit`` bytes, ``ConnectionAbortedError``
+    when the client disconnects first."""
     body = bytearray()
     more = True
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return
+            raise ConnectionAbortedError
         body += message.get("body", b"")
         more = message.get("more_body", False)
         if len(body) > limit:
-            await send_plain(send, 413, f"Message exceeds the limit of {limit} bytes", cors)
-            return
-    await transport.push_message(bytes(body))
-    await send_plain(send, 204, "", cors)
+            raise OverflowError
+    return bytes(body)
 
 
 async def serve_preflight(options: SSEOptions, scope: Scope, send: Any) -> None:
