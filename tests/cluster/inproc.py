@@ -21,10 +21,10 @@ from pondsocket import (
     PondSocket,
 )
 from pondsocket.channel import Channel
+from tests.cluster.frames import WAIT, FrameWaits, brief, is_message, names
 from tests.core.helpers import accept_connection, connect, event_msg, join_msg, leave_msg
 
 CHAN = "/chat/1"
-WAIT = 3.0  # bound for any single awaited frame or condition
 
 _tokens = itertools.count(1)
 
@@ -64,34 +64,7 @@ async def on_assign(ctx: EventContext) -> None:
     await ctx.assign(ctx.payload)
 
 
-def names(frame: dict[str, Any]) -> list[str]:
-    """The names in a PRESENCE frame's list, in order."""
-    return [p.get("name") for p in frame["payload"]["presence"]]
-
-
-def is_presence(event: str, changed: str | None = None) -> Callable[[dict[str, Any]], bool]:
-    def match(f: dict[str, Any]) -> bool:
-        return (f["action"] == "PRESENCE" and f["event"] == event
-                and (changed is None or f["payload"]["changed"].get("name") == changed))
-    return match
-
-
-def is_message(**payload: Any) -> Callable[[dict[str, Any]], bool]:
-    def match(f: dict[str, Any]) -> bool:
-        return (f["action"] == "BROADCAST" and f["event"] == "message"
-                and all(f["payload"].get(k) == v for k, v in payload.items()))
-    return match
-
-
-def brief(f: dict[str, Any]) -> str:
-    """One readable line per frame, for assertion messages and the recorded logs."""
-    p = f["payload"]
-    if f["action"] == "PRESENCE":
-        return f"PRESENCE {f['event']} changed={p['changed'].get('name')} list={names(f)}"
-    return f"{f['action']} {f['event']} {p}"
-
-
-class Client:
+class Client(FrameWaits):
     """An in-memory connection that records every frame it reads."""
 
     def __init__(self, node: Node, transport: Any) -> None:
@@ -104,39 +77,16 @@ class Client:
     def id(self) -> str:
         return self.transport.id
 
+    @property
+    def who(self) -> str:
+        return f"{self.id}@{self.node.name}"
+
     async def next(self, timeout: float = WAIT) -> dict[str, Any]:
         frame = await self.transport.receive_json(wait=timeout)
         self.seen.append(frame)
         if frame["action"] == "PRESENCE":
             self.presence = names(frame)
         return frame
-
-    async def wait_for(self, pred: Callable[[dict[str, Any]], bool], timeout: float = WAIT,
-                       what: str = "") -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """Read frames until one matches; returns it and every frame read before it."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        got: list[dict[str, Any]] = []
-        while True:
-            remaining = deadline - loop.time()
-            try:
-                if remaining <= 0:
-                    raise TimeoutError
-                frame = await self.next(remaining)
-            except TimeoutError:
-                raise AssertionError(
-                    f"{self.id}@{self.node.name}: no {what or 'matching'} frame within "
-                    f"{timeout}s; read meanwhile: {[brief(f) for f in got]}") from None
-            if pred(frame):
-                return frame, got
-            got.append(frame)
-
-    async def wait_presence(self, expected: set[str], timeout: float = WAIT) -> None:
-        """Read until the last presence list holds exactly ``expected`` (order-free)."""
-        if self.presence is not None and set(self.presence) == expected:
-            return
-        await self.wait_for(lambda f: f["action"] == "PRESENCE" and set(names(f)) == expected,
-                            timeout, what=f"presence {sorted(expected)}")
 
     async def send(self, event: str, payload: dict[str, Any] | None = None,
                    channel: str = CHAN) -> None:
@@ -151,7 +101,7 @@ class Client:
         return frame
 
     def log(self) -> str:
-        return f"{self.id}@{self.node.name}: " + " | ".join(brief(f) for f in self.seen)
+        return f"{self.who}: " + " | ".join(brief(f) for f in self.seen)
 
 
 class Node:

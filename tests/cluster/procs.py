@@ -24,6 +24,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from tests.cluster.frames import FrameWaits, brief, names
 from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,25 +166,14 @@ class NodeProcess:
             print("\n".join(text[-lines:]))
 
 
-def names(frame: dict[str, Any]) -> list[str]:
-    return [p.get("name") for p in frame["payload"]["presence"]]
-
-
-def brief(frame: dict[str, Any]) -> str:
-    p = frame["payload"]
-    if frame["action"] == "CLOSED":
-        return f"connection ended: {frame['event']}"
-    if frame["action"] == "PRESENCE":
-        return f"PRESENCE {frame['event']} changed={p['changed'].get('name')} list={names(frame)}"
-    return f"{frame['action']} {frame['event']} {json.dumps(p)}"
-
-
-class WSClient:
+class WSClient(FrameWaits):
     """A ``websockets`` client that records every frame with its arrival time.
 
     A reader task takes frames off the socket as they come (so the recorded times are
     arrival times); :meth:`next` hands them to the test in order.
     """
+
+    wait = WAIT
 
     def __init__(self, ws: ClientConnection, node: NodeProcess, label: str) -> None:
         self.ws = ws
@@ -225,6 +215,10 @@ class WSClient:
     def id(self) -> str:
         return self.connect_frame["payload"]["id"]
 
+    @property
+    def who(self) -> str:
+        return f"{self.label}@{self.node.name}"
+
     async def next(self, timeout: float = WAIT) -> dict[str, Any]:
         """The next frame; ``ConnectionError`` once the connection has ended."""
         frame = await asyncio.wait_for(self._inbox.get(), timeout)
@@ -234,26 +228,6 @@ class WSClient:
         if frame["action"] == "PRESENCE":
             self.presence = names(frame)
         return frame
-
-    async def wait_for(self, pred: Callable[[dict[str, Any]], bool], timeout: float = WAIT,
-                       what: str = "") -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """Read frames until one matches; returns it and the frames read before it."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        got: list[dict[str, Any]] = []
-        while True:
-            remaining = deadline - loop.time()
-            try:
-                if remaining <= 0:
-                    raise TimeoutError
-                frame = await self.next(remaining)
-            except TimeoutError:
-                raise AssertionError(
-                    f"{self.label}@{self.node.name}: no {what or 'matching'} frame within "
-                    f"{timeout}s; read meanwhile: {[brief(f) for f in got]}") from None
-            if pred(frame):
-                return frame, got
-            got.append(frame)
 
     async def saw(self, pred: Callable[[dict[str, Any]], bool], since: float,
                   timeout: float = WAIT, what: str = "") -> dict[str, Any]:
@@ -271,14 +245,8 @@ class WSClient:
                     raise TimeoutError
                 await self.next(remaining)
             except TimeoutError:
-                raise AssertionError(f"{self.label}@{self.node.name}: no {what or 'matching'} "
-                                     f"frame within {timeout}s;\n{self.log(since)}") from None
-
-    async def wait_presence(self, expected: set[str], timeout: float = WAIT) -> None:
-        if self.presence is not None and set(self.presence) == expected:
-            return
-        await self.wait_for(lambda f: f["action"] == "PRESENCE" and set(names(f)) == expected,
-                            timeout, what=f"presence {sorted(expected)}")
+                raise AssertionError(f"{self.who}: no {what or 'matching'} frame within "
+                                     f"{timeout}s;\n{self.log(since)}") from None
 
     async def send_raw(self, action: str, channel: str, event: str,
                        payload: dict[str, Any], request_id: str) -> None:

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tests.cluster.inproc import fence, is_message, names, wait_until
+from tests.cluster.frames import is_message, names
+from tests.cluster.inproc import fence, wait_until
 
 pytestmark = pytest.mark.timeout(20)
 

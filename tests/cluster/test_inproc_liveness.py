@@ -7,7 +7,8 @@ import asyncio
 
 import pytest
 
-from tests.cluster.inproc import fence, is_message, is_presence, names, wait_until
+from tests.cluster.frames import is_message, is_presence, names
+from tests.cluster.inproc import fence, wait_until
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from pondsocket import DistributedMessageType
-from tests.cluster.inproc import CHAN, brief, fence, is_message, names, wait_until
+from tests.cluster.frames import brief, is_message, names
+from tests.cluster.inproc import CHAN, fence, wait_until
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -14,21 +14,12 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.procs import WSClient, names
+from tests.cluster.frames import is_message, is_presence, names
+from tests.cluster.procs import WSClient
 
 pytestmark = pytest.mark.timeout(60)
 
 ROOM = "/chat/lobby"
-
-
-def is_presence(event: str, name: str | None = None) -> Any:
-    return lambda f: (f["action"] == "PRESENCE" and f["event"] == event
-                      and (name is None or f["payload"]["changed"].get("name") == name))
-
-
-def is_message(**payload: Any) -> Any:
-    return lambda f: (f["action"] == "BROADCAST" and f["event"] == "message"
-                      and all(f["payload"].get(k) == v for k, v in payload.items()))
 
 
 async def room(ws_client: Any, placement: list[tuple[Any, str]]) -> list[WSClient]:
