@@ -93,6 +93,19 @@ async def start_server() -> AsyncIterator[Any]:
         await server.stop()
 
 
+def check_frame(frame: dict[str, Any], action: str, event: str, channel: str | None = None,
+                request_id: str | None = None, payload: Any = ...) -> dict[str, Any]:
+    """Assert ``frame``'s action and event, and the other fields that are given."""
+    assert (frame["action"], frame["event"]) == (action, event), frame
+    if channel is not None:
+        assert frame["channelName"] == channel, frame
+    if request_id is not None:
+        assert frame["requestId"] == request_id, frame
+    if payload is not ...:
+        assert frame["payload"] == payload, frame
+    return frame
+
+
 class WSClient:
     """A ``websockets`` client speaking JSON frames, with bounded receives."""
 
@@ -127,15 +140,7 @@ class WSClient:
     async def expect(self, action: str, event: str, channel: str | None = None,
                      request_id: str | None = None, payload: Any = ...) -> dict[str, Any]:
         """Receive the next frame and check it (only the given fields are checked)."""
-        frame = await self.recv()
-        assert (frame["action"], frame["event"]) == (action, event), frame
-        if channel is not None:
-            assert frame["channelName"] == channel, frame
-        if request_id is not None:
-            assert frame["requestId"] == request_id, frame
-        if payload is not ...:
-            assert frame["payload"] == payload, frame
-        return frame
+        return check_frame(await self.recv(), action, event, channel, request_id, payload)
 
     async def join(self, channel: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         rid = await self.send_msg("JOIN_CHANNEL", channel, payload=params or {},
@@ -219,15 +224,8 @@ class SSEStream:
 
     async def expect(self, action: str, event: str, channel: str | None = None,
                      request_id: str | None = None, payload: Any = ...) -> dict[str, Any]:
-        frame = await self.frame()
-        assert (frame["action"], frame["event"]) == (action, event), frame
-        if channel is not None:
-            assert frame["channelName"] == channel, frame
-        if request_id is not None:
-            assert frame["requestId"] == request_id, frame
-        if payload is not ...:
-            assert frame["payload"] == payload, frame
-        return frame
+        """The next event, checked as :meth:`WSClient.expect` does."""
+        return check_frame(await self.frame(), action, event, channel, request_id, payload)
 
     async def ended_cleanly(self, timeout: float = TIMEOUT) -> None:
         assert await self.block(timeout) == []

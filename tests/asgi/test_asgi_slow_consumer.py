@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import socket
+from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -27,21 +28,29 @@ def small_buffer_socket(port: int) -> socket.socket:
     return sock
 
 
-async def test_stalled_client_is_closed_1013_and_fast_client_gets_everything(
-        start_server, ws_connect, chat_app):
-    options = Options(send_channel_buffer=4, send_timeout=1.0)
-    server = await start_server(chat_app(options))
+async def fast_and_stalled(start_server: Any, ws_connect: Any, app: Any) -> tuple[Any, ...]:
+    """Serve ``app`` with two clients in /room/1: ``fast`` reads, ``slow`` will stop
+    reading. Returns them and the presence JOIN of slow that fast received."""
+    server = await start_server(app)
     fast = await ws_connect(server, "/api/socket?name=fast")
     await fast.join("/room/1")
     await fast.expect("PRESENCE", "JOIN", "/room/1")
     # max_queue=1: the websockets client stops reading the socket as soon as one message
-    # waits for recv(), which this test does not call while the server broadcasts.
+    # waits for recv(), which the tests do not call while the server broadcasts.
     slow = await ws_connect(server, "/api/socket?name=slow", max_queue=1,
                             sock=small_buffer_socket(server.port), compression=None)
     await slow.join("/room/1")
     await slow.expect("PRESENCE", "JOIN", "/room/1")
-    await fast.expect("PRESENCE", "JOIN", "/room/1", payload={
-        "presence": [{"name": "fast"}, {"name": "slow"}], "changed": {"name": "slow"}})
+    joined = await fast.expect("PRESENCE", "JOIN", "/room/1")
+    return fast, slow, joined
+
+
+async def test_stalled_client_is_closed_1013_and_fast_client_gets_everything(
+        start_server, ws_connect, chat_app):
+    options = Options(send_channel_buffer=4, send_timeout=1.0)
+    fast, slow, joined = await fast_and_stalled(start_server, ws_connect, chat_app(options))
+    assert joined["payload"] == {"presence": [{"name": "fast"}, {"name": "slow"}],
+                                 "changed": {"name": "slow"}}
 
     # fast broadcasts big frames and reads each back, until the server reports that slow
     # left the room (its queue overflowed and it was closed)
@@ -83,15 +92,7 @@ async def test_stalled_client_with_room_in_its_queue_is_closed_on_send_timeout(
         start_server, ws_connect, chat_app):
     # A queue too big to overflow here: the write that never completes is what closes it.
     options = Options(send_channel_buffer=100_000, send_timeout=0.5)
-    server = await start_server(chat_app(options))
-    fast = await ws_connect(server, "/api/socket?name=fast")
-    await fast.join("/room/1")
-    await fast.expect("PRESENCE", "JOIN", "/room/1")
-    slow = await ws_connect(server, "/api/socket?name=slow", max_queue=1,
-                            sock=small_buffer_socket(server.port), compression=None)
-    await slow.join("/room/1")
-    await slow.expect("PRESENCE", "JOIN", "/room/1")
-    await fast.expect("PRESENCE", "JOIN", "/room/1")
+    fast, slow, _ = await fast_and_stalled(start_server, ws_connect, chat_app(options))
 
     # ~10 MB: more than the socket buffers between the server and the stalled client hold
     count = 150
