@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,34 +53,36 @@ def restartable_server(compat_logs: Path) -> Iterator[UvicornServer]:
         yield server
 
 
-@pytest.fixture
-def start_js(compat_clients: Clients) -> Iterator[StartDriver]:
+@contextlib.contextmanager
+def driver_starter(kind: str, command: Callable[[UvicornServer, str], Any]
+                   ) -> Iterator[StartDriver]:
+    """``start(server, scenario)`` for one client kind; every driver started is killed at
+    the end."""
     drivers: list[Driver] = []
 
     def start(server: UvicornServer, scenario: str) -> Driver:
-        cmd, env = js_command(compat_clients.node_modules, server, scenario)
-        driver = Driver("js", scenario, cmd, env, server)
+        cmd, env = command(server, scenario)
+        driver = Driver(kind, scenario, cmd, env, server)
         drivers.append(driver)
         return driver
 
     yield start
     for driver in drivers:
         driver.kill()
+
+
+@pytest.fixture
+def start_js(compat_clients: Clients) -> Iterator[StartDriver]:
+    with driver_starter("js", lambda server, scenario: js_command(
+            compat_clients.node_modules, server, scenario)) as start:
+        yield start
 
 
 @pytest.fixture
 def start_py(compat_clients: Clients) -> Iterator[StartDriver]:
-    drivers: list[Driver] = []
-
-    def start(server: UvicornServer, scenario: str) -> Driver:
-        cmd, env = py_command(compat_clients.py_python, server, scenario)
-        driver = Driver("py", scenario, cmd, env, server)
-        drivers.append(driver)
-        return driver
-
-    yield start
-    for driver in drivers:
-        driver.kill()
+    with driver_starter("py", lambda server, scenario: py_command(
+            compat_clients.py_python, server, scenario)) as start:
+        yield start
 
 
 @pytest.fixture
