@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from .admin import inspector_of
 from .adminbus import BUS, DEFAULT_QUEUE_SIZE, Subscription
 from .adminmerge import NodeAnswer
+from .cluster import ALL_NODES
 
 if TYPE_CHECKING:
     from .cluster import ClusterNode
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("pondsocket.admin")
 
 ADMIN_ENDPOINT = "__admin__"
-ALL_NODES = "__all__"
 QUERY, REPLY = "ADMIN_QUERY", "ADMIN_REPLY"
 WATCH, UNWATCH, EVENTS = "ADMIN_WATCH", "ADMIN_UNWATCH", "ADMIN_EVENTS"
 WATCH_TTL = 6.0
@@ -152,10 +152,6 @@ class ClusterAdmin:
     def _send(self, kind: str, target: str, fields: dict[str, Any]) -> None:
         self.cluster.send_extension(kind, ADMIN_ENDPOINT, target, fields)
 
-    @staticmethod
-    def _for_us(message: dict[str, Any], node_id: str) -> bool:
-        return message.get("channelName") in (ALL_NODES, node_id)
-
     # -- asking --------------------------------------------------------------------------
 
     async def ask(self, query: str, args: dict[str, Any] | None = None, *,
@@ -185,8 +181,6 @@ class ClusterAdmin:
         return answers + [replies[node] for node in sorted(replies)]
 
     async def _on_query(self, source: str, message: dict[str, Any]) -> None:
-        if not self._for_us(message, self.pond.node_id):
-            return
         query, args = message.get("query"), message.get("args")
         if not isinstance(query, str) or not isinstance(args, dict):
             return
@@ -200,7 +194,7 @@ class ClusterAdmin:
 
     async def _on_reply(self, source: str, message: dict[str, Any]) -> None:
         pending = self._pending.get(message.get("queryId"))
-        if pending is None or not self._for_us(message, self.pond.node_id):
+        if pending is None:
             return
         error, document = message.get("error"), message.get("document")
         if error is None and document is not None and not isinstance(document, dict):
@@ -270,8 +264,7 @@ class ClusterAdmin:
     async def _on_events(self, source: str, message: dict[str, Any]) -> None:
         subscription = self._streams.get(message.get("watchId"))
         events = message.get("events")
-        if (subscription is None or not isinstance(events, list)
-                or not self._for_us(message, self.pond.node_id)):
+        if subscription is None or not isinstance(events, list):
             return
         for event in events:
             if isinstance(event, dict):
@@ -285,4 +278,4 @@ class ClusterAdmin:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-__all__ = ["ADMIN_ENDPOINT", "ALL_NODES", "ClusterAdmin", "ClusterWatch", "answer_query"]
+__all__ = ["ADMIN_ENDPOINT", "ClusterAdmin", "ClusterWatch", "answer_query"]

@@ -54,6 +54,8 @@ log = logging.getLogger("pondsocket.cluster")
 PROTOCOL = "pondsocket.distributed"
 VERSION = 1
 HEARTBEAT_CHANNEL = "__heartbeat__"
+#: The target of an extension message meant for every node (else it names one node).
+ALL_NODES = "__all__"
 OUTBOX_LIMIT = 10_000
 DEDUPE_WINDOW = 16_384
 DEAD_NODES_KEPT = 1_024
@@ -254,8 +256,9 @@ class ClusterNode:
 
     def send_extension(self, kind: str, endpoint: str, target: str,
                        fields: dict[str, Any]) -> None:
-        """Publish a message of an extension type (see :attr:`extensions`) through the outbox,
-        on the topic of channel ``target`` of pseudo-endpoint ``endpoint``."""
+        """Publish a message of an extension type (see :attr:`extensions`) through the outbox
+        to node ``target`` (a node id, or :data:`ALL_NODES`), on the topic of channel
+        ``target`` of pseudo-endpoint ``endpoint``; other nodes do not handle it."""
         self._send(target, endpoint, kind, fields)
 
     def _channel_send(self, channel: Channel, kind: str, fields: dict[str, Any]) -> None:
@@ -351,6 +354,8 @@ class ClusterNode:
                 self._channel_send(channel, T.STATE_REQUEST, {"fromNode": self.node_id})
         extension = self.extensions.get(message.get("type"))
         if extension is not None:
+            if message.get("channelName") not in (ALL_NODES, self.node_id):
+                return  # addressed to another node
             try:
                 await extension(source, message)
             except Exception:

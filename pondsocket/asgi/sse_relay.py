@@ -16,6 +16,7 @@ import asyncio
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from ..cluster import ALL_NODES
 from ..server import PondSocket
 
 if TYPE_CHECKING:
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from .sse import SSERegistry
 
 RELAY_ENDPOINT = "__sse__"
-ALL_NODES = "__all__"
 COMMAND, DONE = "SSE_COMMAND", "SSE_DONE"
 RELAY_TIMEOUT = 1.0
 
@@ -100,8 +100,6 @@ class SSERelay:
             "relayId": relay_id, "status": status, "message": text})
 
     async def _on_done(self, source: str, message: dict[str, Any]) -> None:
-        if message.get("channelName") != self.pond.node_id:
-            return
         answer = self._pending.get(message.get("relayId"))
         status, text = message.get("status"), message.get("message")
         if (answer is not None and not answer.done() and isinstance(status, int)
