@@ -194,9 +194,10 @@ class AdminInspector:
     def channels(self) -> dict[str, Any]:
         """Every live channel with its sizes, counters and rates."""
         now = time.monotonic()
+        live = list(self.iter_channels())
         docs = [self._channel_summary(path, pattern, channel, now)
-                for path, pattern, channel in self.iter_channels()]
-        self._channel_rates.keep_only({id(c) for _, _, c in self.iter_channels()})
+                for path, pattern, channel in live]
+        self._channel_rates.keep_only({id(channel) for _, _, channel in live})
         return {"channels": docs}
 
     def _channel_summary(self, endpoint: str, pattern: str, channel: Channel,
