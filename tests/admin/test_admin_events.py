@@ -50,10 +50,13 @@ async def test_stream_shows_join_presence_broadcast_error_and_leave(admin_env: A
 
 
 async def test_stream_filters_by_channel_name_and_prefix(admin_env: Any) -> None:
+    """A filtered stream gets the events of its channels only, in order: each check below
+    sends events of other channels first, then one of the filtered channel, and the stream's
+    next event must be the latter (an event of another channel would come before it)."""
     admin = await admin_env.start()
     exact = await admin_env.events(admin, f"?channel={ROOM}")
     prefix = await admin_env.events(admin, "?channel=/room/*")
-    lobby = await admin_env.events(admin, "?channel=/lobby*")
+    nine = await admin_env.events(admin, "?channel=/room/9*")  # matches nothing until the end
     alice = await admin_env.ws(admin, "alice")
     await alice.join("/room/2")
     await alice.expect("PRESENCE", "JOIN", "/room/2")
@@ -67,6 +70,14 @@ async def test_stream_filters_by_channel_name_and_prefix(admin_env: Any) -> None
         await prefix.expect("join", channel=channel)
         await prefix.expect("presence", channel=channel)
 
+    # A broadcast on /room/2, then one on /room/1: the exact stream gets only the second.
+    for channel in ("/room/2", ROOM):
+        await alice.send_msg("BROADCAST", channel, "shout", {"on": channel})
+        await alice.expect("BROADCAST", "shout", channel)
+    await exact.expect("broadcast", channel=ROOM, size=len(b'{"on":"/room/1"}'))
+    await prefix.expect("broadcast", channel="/room/2")
+    await prefix.expect("broadcast", channel=ROOM)
+
     # Events of another pond never reach these streams either.
     other = await admin_env.start()
     bob = await admin_env.ws(other, "bob")
@@ -76,7 +87,12 @@ async def test_stream_filters_by_channel_name_and_prefix(admin_env: Any) -> None
     await alice.expect("BROADCAST", "shout", ROOM)
     await exact.expect("broadcast", channel=ROOM, size=2)
     await prefix.expect("broadcast", channel=ROOM)
-    del lobby  # nothing matched it; it is closed (and unsubscribed) at teardown
+
+    # Everything above was outside /room/9*: that stream's first event is this join.
+    await alice.join("/room/9")
+    await alice.expect("PRESENCE", "JOIN", "/room/9")
+    await nine.expect("join", channel="/room/9", user_id=alice.user_id)
+    await nine.expect("presence", channel="/room/9", kind="JOIN")
 
 
 async def test_events_need_the_token_and_an_event_stream(admin_env: Any) -> None:
