@@ -4,6 +4,8 @@ evictions it missed are published again (once each on every client)."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections import Counter
 
 import pytest
@@ -12,6 +14,8 @@ from tests.cluster.frames import is_message, is_presence, names
 from tests.cluster.inproc import fence, wait_until
 
 pytestmark = pytest.mark.timeout(20)
+
+HOLD_MARGIN = 0.3  # seconds a held message may take beyond the hold (timer, delivery)
 
 
 async def lose_subscription(node) -> None:
@@ -123,9 +127,18 @@ async def test_missed_messages_are_delivered_before_later_ones(make_node):
     assert n2.cluster._order.held_count == 0
 
 
-async def test_a_gap_that_is_never_filled_delays_by_the_hold_only(make_node):
+async def test_a_gap_that_is_never_filled_delays_by_the_hold_only(make_node, spy):
     """n1 cannot publish m1 again (its recent messages are gone): n2 gives up on it after
-    the hold and delivers m2, then everything after it as usual."""
+    the hold and delivers m2, then everything after it as usual. m2 reaches b at least the
+    hold after n1 sent it (its envelope's ``timestamp``), and not much later."""
+    sent_at: dict[str, int] = {}  # payload id -> the envelope's timestamp (wall-clock ms)
+
+    async def watch(topic: str, data: bytes) -> None:
+        message = json.loads(data)
+        if message["type"] == "USER_MESSAGE" and "id" in message["payload"]:
+            sent_at[message["payload"]["id"]] = message["timestamp"]
+
+    await spy.subscribe("pondsocket:v1:default:*", watch)
     n1, n2 = make_node("n1"), make_node("n2")
     a, b = await n1.join("a"), await n2.join("b")
     await b.wait_presence({"a", "b"})
@@ -134,8 +147,14 @@ async def test_a_gap_that_is_never_filled_delays_by_the_hold_only(make_node):
     await wait_until(lambda: not n1.cluster._outbox, what="m1 published")
     n1.cluster._recent.clear()
     await resubscribe(n2)
+    hold = 1.0  # docs/cluster.md: a message after a gap waits "at most 1 s"
     await a.send("message", {"id": "m2"})
-    await b.wait_for(is_message(id="m2"), timeout=n2.cluster._order.hold + 2)
+    await b.wait_for(is_message(id="m2"), timeout=hold + 2)
+    delay = time.time() - sent_at["m2"] / 1000
+    print(f"m2 delivered {delay:.3f}s after it was sent (hold {hold}s)")
+    # Only b reads its frames, so its read time is the arrival time; the margin is the
+    # release timer firing and one in-memory delivery.
+    assert hold <= delay < hold + HOLD_MARGIN, delay
     await a.send("message", {"id": "m3"})
     await fence(a, a, b)
     assert order(b.seen) == ["m2", "m3"], b.log()
