@@ -19,7 +19,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+import weakref
+from contextlib import AbstractAsyncContextManager
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast
 from websockets.asyncio.server import serve as websockets_serve
@@ -79,8 +82,6 @@ class _Handshake:
 
 def _incoming(connection: ServerConnection, request: Request, connection_id: str,
               params: dict[str, str]) -> IncomingConnection:
-    from urllib.parse import parse_qsl, urlsplit
-
     headers = Headers(request.headers.raw_items())
     query: dict[str, str] = {}
     for key, value in parse_qsl(urlsplit(request.path).query, keep_blank_values=True):
@@ -96,7 +97,16 @@ class PondWebSocketsServer:
 
     def __init__(self, pond: PondSocket) -> None:
         self.pond = pond
-        self._handshakes: dict[ServerConnection, _Handshake] = {}
+        # Keyed weakly: ``websockets`` runs the handler only for connections that reach OPEN,
+        # so an accepted handshake that never gets there (a plain GET answered 426, an upgrade
+        # without a key, a client gone before the 101) must not outlive its connection.
+        self._handshakes: weakref.WeakKeyDictionary[ServerConnection, _Handshake] = (
+            weakref.WeakKeyDictionary())
+
+    @property
+    def pending_handshakes(self) -> int:
+        """Accepted handshakes whose connection has not reached its handler (yet)."""
+        return len(self._handshakes)
 
     async def process_request(self, connection: ServerConnection, request: Request
                               ) -> Response | None:
@@ -136,18 +146,25 @@ class PondWebSocketsServer:
                 transport.connection_lost()
             await transport.wait_closed()
 
+    def listen(self, host: str, port: int, **kwargs: Any
+               ) -> AbstractAsyncContextManager[Server]:
+        """A ``websockets`` server for this app, to use as ``async with``. ``kwargs`` go to
+        ``websockets.serve``; defaults: frames up to 4x ``max_message_size`` (larger ones
+        within that get a 413 error frame), no compression. The caller starts and closes the
+        PondSocket (:func:`serve` does both)."""
+        kwargs.setdefault("max_size", self.pond.options.max_message_size * 4)
+        kwargs.setdefault("compression", None)
+        return websockets_serve(self.handler, host, port, process_request=self.process_request,
+                                **kwargs)
+
 
 async def serve(pond: PondSocket, host: str = "127.0.0.1", port: int = 8765, *,
                 ready: asyncio.Future[Server] | None = None, **kwargs: Any) -> None:
     """Serve ``pond`` until cancelled, then close it. ``kwargs`` go to ``websockets.serve``
-    (defaults: frames up to 4x ``max_message_size``, no compression). ``ready`` receives the
+    (see :meth:`PondWebSocketsServer.listen` for the defaults). ``ready`` receives the
     running server (for the bound port when ``port`` is 0)."""
-    app = PondWebSocketsServer(pond)
-    kwargs.setdefault("max_size", pond.options.max_message_size * 4)
-    kwargs.setdefault("compression", None)
     await pond.start()
-    async with websockets_serve(app.handler, host, port, process_request=app.process_request,
-                                **kwargs) as server:
+    async with PondWebSocketsServer(pond).listen(host, port, **kwargs) as server:
         if ready is not None:
             ready.set_result(server)
         try:
