@@ -18,7 +18,9 @@ import pytest
 from pondsocket import AdminOptions
 from pondsocket.adminbus import BUS
 from pondsocket.asgi import PondASGIApp
-from tests.asgi.conftest import TIMEOUT, Running, WSClient, _start, build_chat
+from tests.asgi.chat_app import build_chat
+from tests.servers import InProcessServer, start_uvicorn
+from tests.wsclient import TIMEOUT, WSClient, close_all, open_client
 
 TOKEN = "s3cret-token"
 PREFIX = "/_pond/admin"
@@ -28,7 +30,7 @@ AUTH = {"authorization": f"Bearer {TOKEN}"}
 class Admin:
     """A running chat server with the admin API, and helpers to call it."""
 
-    def __init__(self, server: Running, app: PondASGIApp, http: httpx.AsyncClient,
+    def __init__(self, server: InProcessServer, app: PondASGIApp, http: httpx.AsyncClient,
                  prefix: str) -> None:
         self.server = server
         self.app = app
@@ -96,7 +98,7 @@ async def admin_env() -> AsyncIterator[Any]:
     """``start(admin=AdminOptions|None, prefix=PREFIX)`` -> :class:`Admin`; ``ws(admin, name)``
     -> a joined-nothing :class:`WSClient`; ``events(admin, query)`` -> :class:`AdminEvents`.
     Streams, clients and servers are closed in that order at the end."""
-    servers: list[Running] = []
+    servers: list[InProcessServer] = []
     clients: list[WSClient] = []
     stack = contextlib.AsyncExitStack()
     http = httpx.AsyncClient(timeout=TIMEOUT)
@@ -108,19 +110,14 @@ async def admin_env() -> AsyncIterator[Any]:
             if admin is None and default:
                 admin = AdminOptions(token=TOKEN)
             app = PondASGIApp(build_chat(options, pubsub), admin=admin)
-            server = await _start(app)
+            server = await start_uvicorn(app)
             servers.append(server)
             return Admin(server, app, http, admin.prefix if admin is not None else PREFIX)
 
         @staticmethod
         async def ws(admin: Admin, name: str, path: str = "/api/socket") -> WSClient:
-            from websockets.asyncio.client import connect
-
-            sock = await connect(admin.server.ws_url(f"{path}?name={name}"),
-                                 open_timeout=TIMEOUT, close_timeout=2)
-            client = WSClient(sock)
+            client = await open_client(admin.server, f"{path}?name={name}")
             clients.append(client)
-            client.connect_frame = await client.expect("CONNECT", "CONNECTION", "GATEWAY")
             return client
 
         @staticmethod
@@ -138,12 +135,7 @@ async def admin_env() -> AsyncIterator[Any]:
         yield Env
     finally:
         await stack.aclose()
-        for client in clients:
-            try:
-                async with asyncio.timeout(0.5):
-                    await client.close()
-            except Exception:
-                client.ws.transport.abort()
+        await close_all(clients)
         await http.aclose()
         for server in reversed(servers):
             await server.stop()

@@ -173,12 +173,13 @@ async def test_open_streams_end_when_the_server_shuts_down() -> None:
 
     from pondsocket import AdminOptions
     from pondsocket.asgi import PondASGIApp
-    from tests.asgi.conftest import _start, build_chat
+    from tests.asgi.chat_app import build_chat
+    from tests.servers import start_uvicorn
 
     from .conftest import TOKEN, AdminEvents
 
     app = PondASGIApp(build_chat(), admin=AdminOptions(token=TOKEN))
-    server = await _start(app, pond_server=True, timeout_graceful_shutdown=30)
+    server = await start_uvicorn(app, pond_server=True, timeout_graceful_shutdown=30)
     async with httpx.AsyncClient(timeout=10) as http, http.stream(
             "GET", server.http_url("/_pond/admin/events"),
             headers={**AUTH, "accept": "text/event-stream"}) as response:

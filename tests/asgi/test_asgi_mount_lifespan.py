@@ -13,7 +13,7 @@ from websockets.exceptions import InvalidStatus
 
 from pondsocket import LocalPubSub
 from pondsocket.asgi import PondASGIApp
-from tests.asgi.conftest import build_chat
+from tests.asgi.chat_app import build_chat
 
 pytestmark = pytest.mark.timeout(30)
 

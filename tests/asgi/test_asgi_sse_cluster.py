@@ -10,7 +10,7 @@ import pytest
 
 from pondsocket import LocalBus, LocalPubSub, Options
 from pondsocket.asgi import PondASGIApp
-from tests.asgi.conftest import build_chat
+from tests.asgi.chat_app import build_chat
 from tests.asgi.test_asgi_sse import join_frame, message, post
 
 pytestmark = pytest.mark.timeout(30)
