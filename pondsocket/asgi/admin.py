@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
@@ -29,8 +30,11 @@ from ..adminmerge import (
     node_status,
 )
 from ..server import PondSocket
+from ..wire import WireError, decode_json
 from .scope import Scope, query_dict
 
+MAX_LIMIT = 1_000_000
+_LIMIT = re.compile(r"[1-9][0-9]{0,5}|1000000", re.ASCII)
 _JSON = (b"content-type", b"application/json")
 _NO_STORE = (b"cache-control", b"no-store")
 _MAX_BODY = 64 * 1024
@@ -176,9 +180,10 @@ class AdminRoutes:
             await _error(send, 400, f"sort must be one of {', '.join(CONNECTION_SORTS)}")
             return
         raw = query.get("limit")
-        limit = int(raw) if raw is not None and raw.isdigit() else None
-        if raw is not None and not limit:
-            await _error(send, 400, "limit must be a positive whole number")
+        # ASCII digits only: str.isdigit() also takes "²", and int() of 5,000 digits raises.
+        limit = int(raw) if raw is not None and _LIMIT.fullmatch(raw) else None
+        if raw is not None and limit is None:
+            await _error(send, 400, f"limit must be a whole number from 1 to {MAX_LIMIT}")
             return
         await self._document(send, "connections", query, {"sort": sort, "limit": limit},
                              lambda answers: merge_connections(answers, sort, limit))
@@ -214,6 +219,9 @@ class AdminRoutes:
         name, action = self._name(parts[1:-1], endpoint), parts[-1]
         try:
             body = await _read_json(receive)
+        except BodyTooLarge as err:
+            await _error(send, 413, str(err))
+            return
         except ValueError as err:
             await _error(send, 400, str(err))
             return
@@ -321,6 +329,10 @@ async def _wait_disconnect(receive: Any) -> None:
         pass
 
 
+class BodyTooLarge(ValueError):
+    """A write action's body over the admin API's limit."""
+
+
 async def _read_json(receive: Any) -> dict[str, Any]:
     body = bytearray()
     while True:
@@ -329,15 +341,15 @@ async def _read_json(receive: Any) -> dict[str, Any]:
             raise ValueError("client disconnected")
         body += message.get("body", b"")
         if len(body) > _MAX_BODY:
-            raise ValueError("request body too large")
+            raise BodyTooLarge(f"request body over {_MAX_BODY} bytes")
         if not message.get("more_body"):
             break
     if not body.strip():
         return {}
     try:
-        doc = json.loads(body)
-    except ValueError as err:
-        raise ValueError(f"invalid JSON: {err}") from None
+        doc = decode_json(bytes(body))
+    except WireError as err:  # also nesting too deep for the codec
+        raise ValueError(err.reason) from None
     if not isinstance(doc, dict):
         raise ValueError("the body must be a JSON object")
     return doc
