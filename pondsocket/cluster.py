@@ -335,7 +335,7 @@ class ClusterNode:
                                     message.get("channelName", "")):
                 # Another namespace whose name starts with ours and ":" ("a:b" for "a").
                 return
-        except (msgspec.DecodeError, KeyError, AttributeError, TypeError):
+        except (msgspec.DecodeError, RecursionError, KeyError, AttributeError, TypeError):
             self.rejected += 1
             return
         if message_id in self._seen_ids:

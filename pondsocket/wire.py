@@ -229,5 +229,5 @@ def pubsub_bytes_to_event(data: bytes) -> Event | None:
             recipient_descriptor=raw.get("recipientDescriptor", "ALL_USERS"),
             from_user_id=raw.get("fromUserId", "CHANNEL"), user_id=raw.get("userId", ""),
         )
-    except (msgspec.DecodeError, KeyError, TypeError):
+    except (msgspec.DecodeError, RecursionError, KeyError, TypeError):
         return None
