@@ -4,7 +4,8 @@
   :class:`~pondsocket.LocalBus` (``bus``), as several processes would share one Redis.
 * Real processes: ``redis_server`` (a ``redis-server`` on a free port, restartable on that
   port), ``spawn_nodes`` (uvicorn processes serving ``tests/cluster/app.py``) and
-  ``ws_client`` (``websockets`` clients that record every frame). Everything started is
+  ``ws_client`` (``websockets`` clients that record every frame), ``redis_spy`` (a
+  subscriber that records when each node's messages went by). Everything started is
   stopped at the end of the test, clients first.
 """
 
@@ -18,7 +19,7 @@ import pytest
 
 from pondsocket import LocalBus, LocalPubSub
 from tests.cluster.inproc import Node
-from tests.cluster.procs import NodeProcess, RedisServer, TcpProxy, WSClient
+from tests.cluster.procs import NodeProcess, RedisServer, RedisSpy, TcpProxy, WSClient
 
 
 @pytest.fixture
@@ -109,3 +110,12 @@ async def redis_proxy(redis_server: RedisServer) -> AsyncIterator[Callable[[], A
     yield make
     for proxy in proxies:
         await proxy.stop()
+
+
+@pytest.fixture
+async def redis_spy(redis_server: RedisServer) -> AsyncIterator[RedisSpy]:
+    """A :class:`RedisSpy` on the test's Redis, subscribed before the test starts."""
+    spy = RedisSpy(redis_server.url)
+    await spy.start()
+    yield spy
+    await spy.stop()

@@ -365,3 +365,67 @@ class TcpProxy:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     stop = cut
+
+
+class RedisSpy:
+    """A subscriber of its own on the test's Redis that records when every node-to-node
+    message went by (``last_heard[node]``, monotonic time) and can wait for one.
+
+    Subscribed to the whole namespace, as the nodes are, so it hears a node's messages when
+    they do (give or take scheduling).
+    """
+
+    def __init__(self, url: str, pattern: str = "pondsocket:v1:default:*") -> None:
+        self.url = url
+        self.pattern = pattern
+        self.last_heard: dict[str, float] = {}
+        self._waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[None]]] = []
+        self._redis: Any = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        from redis.asyncio import Redis
+
+        self._redis = Redis.from_url(self.url)
+        pubsub = self._redis.pubsub()
+        await pubsub.psubscribe(self.pattern)
+        subscribed = asyncio.get_running_loop().create_future()
+        self._reader = asyncio.get_running_loop().create_task(self._read(pubsub, subscribed))
+        await asyncio.wait_for(subscribed, WAIT)
+
+    async def _read(self, pubsub: Any, subscribed: asyncio.Future[None]) -> None:
+        async with pubsub:
+            async for item in pubsub.listen():
+                if item["type"] == "psubscribe":
+                    subscribed.set_result(None)
+                    continue
+                if item["type"] != "pmessage":
+                    continue
+                try:
+                    message = json.loads(item["data"])
+                except ValueError:  # signed: "HMAC-SHA256 <digest> <json>"
+                    message = json.loads(item["data"].split(b" ", 2)[2])
+                self.last_heard[message["sourceNodeId"]] = time.monotonic()
+                for pred, future in list(self._waiters):
+                    if not future.done() and pred(message):
+                        future.set_result(None)
+
+    async def wait_for(self, pred: Callable[[dict[str, Any]], bool],
+                       timeout: float = WAIT, what: str = "message") -> None:
+        """Wait (bounded) for the next message that matches ``pred``."""
+        future = asyncio.get_running_loop().create_future()
+        entry = (pred, future)
+        self._waiters.append(entry)
+        try:
+            await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise AssertionError(f"no {what} on Redis within {timeout}s") from None
+        finally:
+            self._waiters.remove(entry)
+
+    async def stop(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+        if self._redis is not None:
+            await self._redis.aclose()
