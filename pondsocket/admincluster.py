@@ -193,7 +193,7 @@ class ClusterAdmin:
         self._send(REPLY, source, fields)
 
     async def _on_reply(self, source: str, message: dict[str, Any]) -> None:
-        pending = self._pending.get(message.get("queryId"))
+        pending = self._pending.get(message.get("queryId", ""))
         if pending is None:
             return
         error, document = message.get("error"), message.get("document")
@@ -236,7 +236,7 @@ class ClusterAdmin:
             self._forward(watch_id, forwarder, channel))
 
     async def _on_unwatch(self, source: str, message: dict[str, Any]) -> None:
-        forwarder = self._forwarders.get(message.get("watchId"))
+        forwarder = self._forwarders.get(message.get("watchId", ""))
         if forwarder is not None and forwarder.watcher == source:
             forwarder.subscription.close()  # the forwarding task ends
 
@@ -262,7 +262,7 @@ class ClusterAdmin:
             self._forwarders.pop(watch_id, None)
 
     async def _on_events(self, source: str, message: dict[str, Any]) -> None:
-        subscription = self._streams.get(message.get("watchId"))
+        subscription = self._streams.get(message.get("watchId", ""))
         events = message.get("events")
         if subscription is None or not isinstance(events, list):
             return

@@ -307,10 +307,10 @@ class Channel:
                 count += 1
         else:
             for member in recipients:
-                frame = await self._outgoing_frame(outgoing, member, action, event_name,
-                                                   payload, request_id)
-                if frame is not None:
-                    member.send(frame)
+                transformed = await self._outgoing_frame(outgoing, member, action, event_name,
+                                                         payload, request_id)
+                if transformed is not None:
+                    member.send(transformed)
                     count += 1
         self.frames_delivered += count
         return count

@@ -119,7 +119,7 @@ class ClusterNode:
         # REPLAYED messages are numbered per channel (stream token, last seq) so that peers
         # can put them back in order after an outage.
         self._numbering: dict[tuple[str, str], list[Any]] = {}
-        self._order: Reorderer[dict[str, Any]] = Reorderer()
+        self._order: Reorderer[tuple[str, str, str], dict[str, Any]] = Reorderer()
         self._release: asyncio.TimerHandle | None = None
         self._releasing: set[asyncio.Task[None]] = set()
         #: Handlers of message types beyond the channel protocol, by type (the admin API's
@@ -350,8 +350,8 @@ class ClusterNode:
         if source in self._dead:  # it was only silent (frozen, cut off): learn its members again
             del self._dead[source]
             log.warning("node %s declared dead is back: asking for its state", source)
-            for channel in list(self._channels.values()):
-                self._channel_send(channel, T.STATE_REQUEST, {"fromNode": self.node_id})
+            for known in list(self._channels.values()):
+                self._channel_send(known, T.STATE_REQUEST, {"fromNode": self.node_id})
         extension = self.extensions.get(message.get("type"))
         if extension is not None:
             if message.get("channelName") not in (ALL_NODES, self.node_id):

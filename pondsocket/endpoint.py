@@ -38,7 +38,7 @@ class Connection:
 
     __slots__ = ("channels", "opened_at", "pending_joins", "transport")
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: BaseTransport) -> None:
         self.transport = transport
         self.channels: dict[str, Channel] = {}
         self.pending_joins: set[str] = set()

@@ -18,6 +18,7 @@ from typing import Generic, TypeVar
 #: within a round trip of the peer's resynchronisation).
 HOLD_SECONDS = 1.0
 
+Key = TypeVar("Key", bound=Hashable)
 Item = TypeVar("Item")
 
 
@@ -29,7 +30,7 @@ class _Stream(Generic[Item]):
     held_since: float | None = None
 
 
-class Reorderer(Generic[Item]):
+class Reorderer(Generic[Key, Item]):
     """Releases the items of each stream in ``seq`` order.
 
     The first item seen of a stream sets where it starts, unless :meth:`start` said where
@@ -43,9 +44,9 @@ class Reorderer(Generic[Item]):
 
     def __init__(self, hold: float = HOLD_SECONDS) -> None:
         self.hold = hold
-        self._streams: dict[Hashable, _Stream[Item]] = {}
+        self._streams: dict[Key, _Stream[Item]] = {}
 
-    def accept(self, key: Hashable, token: str, seq: int, item: Item,
+    def accept(self, key: Key, token: str, seq: int, item: Item,
                now: float) -> list[Item]:
         """The items that may be applied now, in order (``item`` among them, or none)."""
         stream = self._streams.get(key)
@@ -68,16 +69,16 @@ class Reorderer(Generic[Item]):
             stream.held_since = None
         return ready
 
-    def start(self, key: Hashable, token: str, next_seq: int) -> None:
+    def start(self, key: Key, token: str, next_seq: int) -> None:
         """Expect ``next_seq`` next on stream ``key`` (the sender said where its numbering
         stands); ignored while that stream is already followed."""
         stream = self._streams.get(key)
         if stream is None or stream.token != token:
             self._streams[key] = _Stream(token, next_seq)
 
-    def expired(self, now: float) -> list[tuple[Hashable, list[Item]]]:
+    def expired(self, now: float) -> list[tuple[Key, list[Item]]]:
         """Release, in order, what each stream has held for ``hold`` seconds or more."""
-        released = []
+        released: list[tuple[Key, list[Item]]] = []
         for key, stream in self._streams.items():
             if stream.held_since is None or now - stream.held_since < self.hold:
                 continue
@@ -93,7 +94,7 @@ class Reorderer(Generic[Item]):
         starts = [s.held_since for s in self._streams.values() if s.held_since is not None]
         return min(starts) + self.hold if starts else None
 
-    def forget(self, predicate: Callable[[Hashable], bool]) -> list[Item]:
+    def forget(self, predicate: Callable[[Key], bool]) -> list[Item]:
         """Drop the streams whose key matches; returns what they held, in order."""
         dropped: list[Item] = []
         for key in [k for k in self._streams if predicate(k)]:

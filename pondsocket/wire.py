@@ -171,7 +171,8 @@ def wire_to_event(data: Any) -> Event:
         raise WireError("payload", "Expected object", rid)
     if not values["channel_name"]:
         raise WireError("channelName", "Expected a non-empty string", rid)
-    return Event(payload=payload, **values)
+    return Event(action=values["action"], channel_name=values["channel_name"],
+                 request_id=values["request_id"], event=values["event"], payload=payload)
 
 
 _SNIFF_WINDOW = 4096

@@ -100,7 +100,7 @@ class SSERelay:
             "relayId": relay_id, "status": status, "message": text})
 
     async def _on_done(self, source: str, message: dict[str, Any]) -> None:
-        answer = self._pending.get(message.get("relayId"))
+        answer = self._pending.get(message.get("relayId", ""))
         status, text = message.get("status"), message.get("message")
         if (answer is not None and not answer.done() and isinstance(status, int)
                 and isinstance(text, str)):

@@ -6,14 +6,14 @@ from pondsocket.reorder import Reorderer
 
 
 def test_in_order_items_pass_straight_through() -> None:
-    order: Reorderer[str] = Reorderer(hold=1.0)
+    order: Reorderer[str, str] = Reorderer(hold=1.0)
     assert order.accept("k", "t", 7, "a", now=0) == ["a"]  # the first seen sets the start
     assert order.accept("k", "t", 8, "b", now=0) == ["b"]
     assert order.held_count == 0 and order.next_expiry() is None
 
 
 def test_a_gap_holds_later_items_until_it_fills() -> None:
-    order: Reorderer[str] = Reorderer(hold=1.0)
+    order: Reorderer[str, str] = Reorderer(hold=1.0)
     order.accept("k", "t", 1, "m1", now=0)
     assert order.accept("k", "t", 4, "m4", now=10) == []
     assert order.accept("k", "t", 3, "m3", now=10.2) == []
@@ -24,7 +24,7 @@ def test_a_gap_holds_later_items_until_it_fills() -> None:
 
 
 def test_a_gap_that_never_fills_is_given_up_after_the_hold() -> None:
-    order: Reorderer[str] = Reorderer(hold=1.0)
+    order: Reorderer[str, str] = Reorderer(hold=1.0)
     order.accept("k", "t", 1, "m1", now=0)
     order.accept("k", "t", 3, "m3", now=5)
     order.accept("k", "t", 5, "m5", now=5.5)
@@ -35,7 +35,7 @@ def test_a_gap_that_never_fills_is_given_up_after_the_hold() -> None:
 
 
 def test_streams_are_independent_and_a_new_token_starts_again() -> None:
-    order: Reorderer[str] = Reorderer(hold=1.0)
+    order: Reorderer[str, str] = Reorderer(hold=1.0)
     order.accept("a", "t", 1, "a1", now=0)
     order.accept("b", "t", 1, "b1", now=0)
     assert order.accept("a", "t", 3, "a3", now=1) == []
@@ -46,7 +46,7 @@ def test_streams_are_independent_and_a_new_token_starts_again() -> None:
 
 
 def test_forget_returns_what_was_held_in_order() -> None:
-    order: Reorderer[str] = Reorderer(hold=1.0)
+    order: Reorderer[str, str] = Reorderer(hold=1.0)
     order.accept(("n1", "c"), "t", 1, "m1", now=0)
     order.accept(("n1", "c"), "t", 4, "m4", now=0)
     order.accept(("n1", "c"), "t", 3, "m3", now=0)
@@ -56,7 +56,7 @@ def test_forget_returns_what_was_held_in_order() -> None:
 
 
 def test_start_says_where_a_stream_stands() -> None:
-    order: Reorderer[str] = Reorderer(hold=1.0)
+    order: Reorderer[str, str] = Reorderer(hold=1.0)
     order.start("k", "t", 3)  # the sender had numbered 2 messages
     assert order.accept("k", "t", 5, "m5", now=0) == []  # 3 and 4 are missing
     order.start("k", "t", 99)  # already followed: ignored
