@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -47,6 +48,10 @@ class ClientOptions:
     ``max_message_size`` (largest accepted frame, bytes). SSE: ``sse_read_timeout`` (the
     stream counts as dead after this long without data or keep-alive comments).
     ``headers`` are sent with the handshake (and with every SSE request).
+
+    TLS (``wss://``, ``https://``): ``ssl_context`` verifies the server (and may carry a
+    client certificate); ``None`` uses the system's trusted CAs. A ``ws://`` or ``http://``
+    connection ignores it.
     """
 
     connect_timeout: float = 10.0
@@ -69,6 +74,7 @@ class ClientOptions:
     max_message_size: int = 16 * 1024 * 1024
     sse_read_timeout: float = 60.0
     headers: dict[str, str] = field(default_factory=dict)
+    ssl_context: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
         if self.queue_size < 1:

@@ -38,7 +38,8 @@ class SSETransport:
     async def open(self) -> None:
         opts = self._options
         timeout = httpx.Timeout(opts.connect_timeout, read=opts.sse_read_timeout)
-        self._http = httpx.AsyncClient(timeout=timeout, headers=opts.headers or None)
+        self._http = httpx.AsyncClient(timeout=timeout, headers=opts.headers or None,
+                                       verify=opts.ssl_context or True)
         self._stream = self._http.stream("GET", self.url, headers={
             "Accept": "text/event-stream", "Cache-Control": "no-store"})
         try:

@@ -30,11 +30,15 @@ class WebSocketTransport:
 
     async def open(self) -> None:
         opts = self._options
+        # websockets refuses an SSL context for ws://: pass it only where TLS is spoken.
+        tls = {"ssl": opts.ssl_context} if (
+            opts.ssl_context is not None and self.url.startswith("wss://")) else {}
         try:
             self._ws = await connect(
                 self.url, open_timeout=opts.connect_timeout, ping_interval=opts.ping_interval,
                 ping_timeout=opts.ping_timeout, close_timeout=min(opts.close_timeout, 2.0),
-                max_size=opts.max_message_size, additional_headers=opts.headers or None)
+                max_size=opts.max_message_size, additional_headers=opts.headers or None,
+                **tls)
         except InvalidStatus as exc:
             response = exc.response
             body = response.body.decode(errors="replace") if response.body else ""
