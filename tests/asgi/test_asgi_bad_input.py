@@ -1,5 +1,5 @@
-"""Bad client input over a real socket: every frame gets its documented answer, and a second
-connected client keeps being served."""
+"""Bad client input over a real socket, on every server the project offers (``ws_server``):
+every frame gets its documented answer, and a second connected client keeps being served."""
 
 from __future__ import annotations
 
@@ -64,9 +64,9 @@ CASES = [
 
 @pytest.mark.parametrize(("raw", "message", "request_id"), [c[1:] for c in CASES],
                          ids=[c[0] for c in CASES])
-async def test_bad_frame_gets_invalid_message(start_server, ws_connect, chat_app, raw, message,
+async def test_bad_frame_gets_invalid_message(ws_server, ws_connect, chat_app, raw, message,
                                               request_id):
-    server = await start_server(chat_app())
+    server = await ws_server(chat_app())
     ada, bob = await two_members(server, ws_connect)
     await ada.send(raw)
     frame = await ada.expect("ERROR", "INVALID_MESSAGE", GATEWAY)
@@ -84,16 +84,16 @@ async def test_bad_frame_gets_invalid_message(start_server, ws_connect, chat_app
     await ada.expect("SYSTEM", "pong", "/room/1", "p", {"echo": {}})
 
 
-async def test_valid_binary_frame_is_accepted(start_server, ws_connect, chat_app):
-    server = await start_server(chat_app())
+async def test_valid_binary_frame_is_accepted(ws_server, ws_connect, chat_app):
+    server = await ws_server(chat_app())
     ada, bob = await two_members(server, ws_connect)
     await ada.send(json.dumps({**FULL, "payload": {"via": "binary"}}).encode())
     await ada.expect("BROADCAST", "shout", "/room/1", payload={"via": "binary"})
     await bob.expect("BROADCAST", "shout", "/room/1", payload={"via": "binary"})
 
 
-async def test_legacy_ping_is_ignored(start_server, ws_connect, chat_app):
-    server = await start_server(chat_app())
+async def test_legacy_ping_is_ignored(ws_server, ws_connect, chat_app):
+    server = await ws_server(chat_app())
     ada, bob = await two_members(server, ws_connect)
     await ada.send({"action": "ping"})
     await ada.send_msg("BROADCAST", "/room/1", "ping", {"after": True}, request_id="p1")
@@ -103,8 +103,8 @@ async def test_legacy_ping_is_ignored(start_server, ws_connect, chat_app):
 
 
 async def test_frame_over_max_message_size_is_413_and_connection_survives(
-        start_server, ws_connect, chat_app):
-    server = await start_server(chat_app(Options(max_message_size=1024)), ws_max_size=8192)
+        ws_server, ws_connect, chat_app):
+    server = await ws_server(chat_app(Options(max_message_size=1024)))
     ada, bob = await two_members(server, ws_connect)
     big = json.dumps({**FULL, "payload": {"blob": "x" * 2000}})
     size = len(big.encode())
@@ -124,8 +124,8 @@ async def test_frame_over_max_message_size_is_413_and_connection_survives(
     await bob_still_served(ada, bob, 1)
 
 
-async def test_frame_over_server_ws_max_size_closes_1009(start_server, ws_connect, chat_app):
-    server = await start_server(chat_app(Options(max_message_size=1024)), ws_max_size=8192)
+async def test_frame_over_server_ws_max_size_closes_1009(ws_server, ws_connect, chat_app):
+    server = await ws_server(chat_app(Options(max_message_size=1024)))
     ada, bob = await two_members(server, ws_connect)
     await ada.send(json.dumps({**FULL, "payload": {"blob": "x" * 10_000}}))
     code, _reason = await ada.closed()
@@ -135,6 +135,32 @@ async def test_frame_over_server_ws_max_size_closes_1009(start_server, ws_connec
                      payload={"presence": [{"name": "bob"}], "changed": {"name": "ada"}})
     await bob.send_msg("BROADCAST", "/room/1", "shout", {"n": 2})
     await bob.expect("BROADCAST", "shout", "/room/1", payload={"n": 2})
+
+
+async def test_server_frame_limit_is_four_times_max_message_size(ws_server, ws_connect,
+                                                                 chat_app):
+    """Both servers' default frame limit (pondctl's ``ws_max_size``, the direct server's
+    ``max_size``): a frame of exactly 4 x ``max_message_size`` is still read and answered
+    413; one byte more and the server closes with 1009 before buffering it."""
+    limit = 1024
+    server = await ws_server(chat_app(Options(max_message_size=limit)))
+    ada, bob = await two_members(server, ws_connect)
+
+    def frame_of(size: int) -> str:
+        frame = json.dumps({**FULL, "payload": {"blob": ""}})
+        frame = json.dumps({**FULL, "payload": {"blob": "x" * (size - len(frame))}})
+        assert len(frame.encode()) == size
+        return frame
+
+    await ada.send(frame_of(4 * limit))
+    frame = await ada.expect("ERROR", "INVALID_MESSAGE", "/room/1", "q1")
+    assert frame["payload"]["code"] == 413
+    await bob_still_served(ada, bob, 1)
+
+    await ada.send(frame_of(4 * limit + 1))
+    code, _reason = await ada.closed()
+    assert code == 1009
+    await bob.expect("PRESENCE", "LEAVE", "/room/1")
 
 
 class FrozenClock:
@@ -147,11 +173,11 @@ class FrozenClock:
         return self.now
 
 
-async def test_flood_is_rate_limited_and_others_are_served(start_server, ws_connect, chat_app):
+async def test_flood_is_rate_limited_and_others_are_served(ws_server, ws_connect, chat_app):
     clock = FrozenClock()
     capacity = 20
     limiter = TokenBucketRateLimiter(rate=1, capacity=capacity, clock=clock)
-    server = await start_server(chat_app(Options(hooks=Hooks(rate_limiter=limiter))))
+    server = await ws_server(chat_app(Options(hooks=Hooks(rate_limiter=limiter))))
     ada, bob = await two_members(server, ws_connect)  # one join each: one token each
 
     flood = 2000
@@ -187,9 +213,9 @@ async def test_flood_is_rate_limited_and_others_are_served(start_server, ws_conn
     await ada.expect("SYSTEM", "pong", "/room/1", "again")
 
 
-async def test_abrupt_disconnect_mid_flood_leaves_others_unaffected(start_server, ws_connect,
+async def test_abrupt_disconnect_mid_flood_leaves_others_unaffected(ws_server, ws_connect,
                                                                     chat_app):
-    server = await start_server(chat_app())
+    server = await ws_server(chat_app())
     ada, bob = await two_members(server, ws_connect)
     for i in range(50):
         await ada.send_msg("BROADCAST", "/room/1", "shout", {"i": i}, request_id=f"f{i}")

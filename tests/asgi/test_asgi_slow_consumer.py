@@ -1,4 +1,5 @@
-"""A client that stops reading is cut off (1013) without holding anyone else up."""
+"""A client that stops reading is cut off (1013) without holding anyone else up, on every
+server the project offers (``ws_server``)."""
 
 from __future__ import annotations
 
@@ -28,10 +29,21 @@ def small_buffer_socket(port: int) -> socket.socket:
     return sock
 
 
-async def fast_and_stalled(start_server: Any, ws_connect: Any, app: Any) -> tuple[Any, ...]:
+# The direct server closes a connection with ``ServerConnection.close()``, which waits for
+# the peer to read the close frame - never, for a stalled peer (websockets bounds only the
+# wait for the peer's answer by close_timeout, not the write). So the cut-off client stays in
+# its channels (and presence) until the keepalive gives up, tens of seconds later.
+DIRECT_CLOSE_WAITS_FOR_STALLED_PEER = pytest.mark.xfail(
+    strict=True, reason="pondsocket.wsserver: closing a stalled peer waits for it to read")
+
+
+async def fast_and_stalled(ws_server: Any, ws_connect: Any, app: Any,
+                           request: pytest.FixtureRequest) -> tuple[Any, ...]:
     """Serve ``app`` with two clients in /room/1: ``fast`` reads, ``slow`` will stop
     reading. Returns them and the presence JOIN of slow that fast received."""
-    server = await start_server(app)
+    server = await ws_server(app)
+    if server.kind == "websockets":
+        request.applymarker(DIRECT_CLOSE_WAITS_FOR_STALLED_PEER)
     fast = await ws_connect(server, "/api/socket?name=fast")
     await fast.join("/room/1")
     await fast.expect("PRESENCE", "JOIN", "/room/1")
@@ -46,9 +58,10 @@ async def fast_and_stalled(start_server: Any, ws_connect: Any, app: Any) -> tupl
 
 
 async def test_stalled_client_is_closed_1013_and_fast_client_gets_everything(
-        start_server, ws_connect, chat_app):
+        ws_server, ws_connect, chat_app, request):
     options = Options(send_channel_buffer=4, send_timeout=1.0)
-    fast, slow, joined = await fast_and_stalled(start_server, ws_connect, chat_app(options))
+    fast, slow, joined = await fast_and_stalled(ws_server, ws_connect, chat_app(options),
+                                                request)
     assert joined["payload"] == {"presence": [{"name": "fast"}, {"name": "slow"}],
                                  "changed": {"name": "slow"}}
 
@@ -89,10 +102,10 @@ async def test_stalled_client_is_closed_1013_and_fast_client_gets_everything(
 
 
 async def test_stalled_client_with_room_in_its_queue_is_closed_on_send_timeout(
-        start_server, ws_connect, chat_app):
+        ws_server, ws_connect, chat_app, request):
     # A queue too big to overflow here: the write that never completes is what closes it.
     options = Options(send_channel_buffer=100_000, send_timeout=0.5)
-    fast, slow, _ = await fast_and_stalled(start_server, ws_connect, chat_app(options))
+    fast, slow, _ = await fast_and_stalled(ws_server, ws_connect, chat_app(options), request)
 
     # ~10 MB: more than the socket buffers between the server and the stalled client hold
     count = 150

@@ -1,6 +1,11 @@
-"""WebSocket over a real uvicorn: handshake, channels, presence and refusals."""
+"""WebSocket over every server the project offers (``ws_server``: uvicorn as ``pondctl serve``
+runs it, and the direct ``websockets`` server): handshake, channels, presence and refusals.
+What only uvicorn does (its settings, the ASGI fallback) is tested on uvicorn alone."""
 
 from __future__ import annotations
+
+import asyncio
+from typing import Any
 
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -16,8 +21,8 @@ def is_uuid(value: str) -> bool:
     return str(uuid.UUID(value)) == value
 
 
-async def test_connect_frame_shape(start_server, ws_connect, chat_app):
-    server = await start_server(chat_app())
+async def test_connect_frame_shape(ws_server, ws_connect, chat_app):
+    server = await ws_server(chat_app())
     client = await ws_connect(server, "/api/socket?name=ada")
     frame = client.connect_frame
     assert frame["action"] == "CONNECT"
@@ -29,16 +34,16 @@ async def test_connect_frame_shape(start_server, ws_connect, chat_app):
     assert is_uuid(frame["payload"]["id"])
 
 
-async def test_connection_reply_follows_connect(start_server, ws_connect, chat_app):
-    server = await start_server(chat_app())
+async def test_connection_reply_follows_connect(ws_server, ws_connect, chat_app):
+    server = await ws_server(chat_app())
     client = await ws_connect(server, "/api/socket?token=welcome")
     frame = await client.expect("SYSTEM", "welcome", "GATEWAY", payload={"motd": "hi"})
     assert frame["requestId"] != client.connect_frame["requestId"]
 
 
 async def test_two_clients_join_broadcast_reply_presence_leave_evict(
-        start_server, ws_connect, chat_app):
-    server = await start_server(chat_app())
+        ws_server, ws_connect, chat_app):
+    server = await ws_server(chat_app())
     ada = await ws_connect(server, "/api/socket?name=ada")
     bob = await ws_connect(server, "/api/socket?name=bob")
     assert ada.user_id != bob.user_id
@@ -90,8 +95,8 @@ async def test_two_clients_join_broadcast_reply_presence_leave_evict(
     await bob.join("/room/2")
 
 
-async def test_join_refusals_and_errors(start_server, ws_connect, chat_app):
-    server = await start_server(chat_app())
+async def test_join_refusals_and_errors(ws_server, ws_connect, chat_app):
+    server = await ws_server(chat_app())
     ada = await ws_connect(server, "/api/socket?name=ada")
     rid = await ada.send_msg("JOIN_CHANNEL", "/room/9", payload={"deny": True},
                              request_id="j-deny")
@@ -124,28 +129,28 @@ async def _refused(server, path: str) -> tuple[int, bytes, str]:
     return response.status_code, response.body, response.headers.get("content-type", "")
 
 
-async def test_declined_handshake_returns_real_status_and_body(start_server, chat_app):
-    server = await start_server(chat_app())
+async def test_declined_handshake_returns_real_status_and_body(ws_server, chat_app):
+    server = await ws_server(chat_app())
     status, body, content_type = await _refused(server, "/api/socket?token=bad")
     assert (status, body) == (401, b"Invalid token")
     assert content_type == "text/plain; charset=utf-8"
 
 
-async def test_unknown_path_is_404(start_server, chat_app):
-    server = await start_server(chat_app())
+async def test_unknown_path_is_404(ws_server, chat_app):
+    server = await ws_server(chat_app())
     status, body, _ = await _refused(server, "/nope")
     assert (status, body) == (404, b"PondSocket: no endpoint at this path")
 
 
-async def test_connection_handler_exception_is_500(start_server, chat_app):
-    server = await start_server(chat_app())
+async def test_connection_handler_exception_is_500(ws_server, chat_app):
+    server = await ws_server(chat_app())
     status, body, _ = await _refused(server, "/api/socket?token=boom")
     assert (status, body) == (500, b"Internal server error")  # no internal detail leaks
 
 
-async def test_max_connections_refuses_before_accept(start_server, ws_connect, chat_app):
+async def test_max_connections_refuses_before_accept(ws_server, ws_connect, chat_app):
     app = chat_app(Options(max_connections=2))
-    server = await start_server(app)
+    server = await ws_server(app)
     ada = await ws_connect(server, "/api/socket?name=ada")
     bob = await ws_connect(server, "/api/socket?name=bob")
     status, body, _ = await _refused(server, "/api/socket?name=eve")
@@ -172,7 +177,7 @@ async def test_max_connections_refuses_before_accept(start_server, ws_connect, c
     await eve.join("/room/1")
 
 
-async def test_endpoint_params_and_query_reach_handler(start_server, ws_connect):
+async def test_endpoint_params_and_query_reach_handler(ws_server, ws_connect):
     from pondsocket import PondSocket
     from pondsocket.asgi import PondASGIApp
 
@@ -184,7 +189,7 @@ async def test_endpoint_params_and_query_reach_handler(start_server, ws_connect)
         ctx.accept()
 
     pond.create_endpoint("/t/:tenant", handler)
-    server = await start_server(PondASGIApp(pond))
+    server = await ws_server(PondASGIApp(pond))
     await ws_connect(server, "/t/acme?a=1&a=2&b=", additional_headers={
         "x-test": "yes", "cookie": "sid=abc; theme=dark"})
     assert seen == [({"tenant": "acme"}, {"a": "1", "b": ""}, "yes",
@@ -223,8 +228,8 @@ async def test_decline_without_http_response_extension_closes_with_4000_plus_sta
     assert sent == [{"type": "websocket.close", **close}]
 
 
-async def test_fan_out_to_many_clients_in_order(start_server, ws_connect, chat_app):
-    server = await start_server(chat_app())
+async def test_fan_out_to_many_clients_in_order(ws_server, ws_connect, chat_app):
+    server = await ws_server(chat_app())
     clients = [await ws_connect(server, f"/api/socket?name=c{i}") for i in range(30)]
     for client in clients:
         await client.join("/room/fan")
@@ -249,16 +254,12 @@ async def test_uvicorn_root_path_is_stripped(start_server, ws_connect, chat_app)
     await ada.join("/room/1")
 
 
-async def test_max_connections_with_concurrent_handshakes(start_server, http_client):
-    """Handshakes racing through a slow connection handler: the ones that find the endpoint
-    full once their handler has decided are still refused with 503 before accept (WebSocket)
-    or before the stream starts (SSE), instead of being accepted and cut off."""
-    import asyncio
-
-    from websockets.asyncio.client import connect
-
+def racing_endpoint(handshakes: int) -> tuple[Any, list[tuple[bool, asyncio.Future[None]]],
+                                             asyncio.Event]:
+    """A pond whose ``/ws`` admits 2 connections through a connection handler that holds
+    every handshake until the test releases it (``waiting``: is-SSE and its future);
+    ``all_inside`` is set once ``handshakes`` are inside the handler."""
     from pondsocket import PondSocket
-    from pondsocket.asgi import PondASGIApp
 
     pond = PondSocket(options=Options(max_connections=2))
     waiting: list[tuple[bool, asyncio.Future[None]]] = []
@@ -267,40 +268,80 @@ async def test_max_connections_with_concurrent_handshakes(start_server, http_cli
     async def slow_auth(ctx):
         future = asyncio.get_running_loop().create_future()
         waiting.append(("event-stream" in ctx.headers.get("accept", ""), future))
-        if len(waiting) == 4:
+        if len(waiting) == handshakes:
             all_inside.set()
         await future
         ctx.accept()
 
     pond.create_endpoint("/ws", slow_auth)
-    server = await start_server(PondASGIApp(pond))
+    return pond, waiting, all_inside
 
-    async def open_ws():
-        try:
-            ws = await connect(server.ws_url("/ws"), open_timeout=5)
-        except InvalidStatus as err:
-            return err.response.status_code, bytes(err.response.body)
+
+async def open_ws(server):
+    """An opened WebSocket (its CONNECT read), or the refusal: (status, body) of an HTTP
+    answer, ("closed", code, reason) of a close right after the 101."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    try:
+        ws = await connect(server.ws_url("/ws"), open_timeout=5)
+    except InvalidStatus as err:
+        return err.response.status_code, bytes(err.response.body)
+    try:
         frame = await asyncio.wait_for(ws.recv(), 5)
-        assert '"CONNECT"' in frame
-        return ws
+    except ConnectionClosed:
+        return "closed", ws.protocol.close_rcvd.code, ws.protocol.close_rcvd.reason
+    assert '"CONNECT"' in frame
+    return ws
+
+
+async def test_max_connections_with_concurrent_handshakes(ws_server):
+    """Handshakes racing through a slow connection handler: the one that finds the endpoint
+    full once the handler has decided is refused, and the two admitted ones are served.
+    uvicorn refuses it with 503 before accept; the direct server decides in
+    ``process_request`` but registers in its handler, so it accepts and closes it at once
+    with 1013 (Try Again Later) ``Too many connections``."""
+    pond, waiting, all_inside = racing_endpoint(3)
+    server = await ws_server(pond)
+    tasks = [asyncio.ensure_future(open_ws(server)) for _ in range(3)]
+    await asyncio.wait_for(all_inside.wait(), 5)  # every handshake is inside the handler
+    for _is_sse, future in waiting:
+        future.set_result(None)
+    results = await asyncio.gather(*tasks)
+    opened = [r for r in results if not isinstance(r, tuple)]
+    refused = [r for r in results if isinstance(r, tuple)]
+    assert len(opened) == 2
+    if server.kind == "uvicorn":
+        assert refused == [(503, b"Too many connections")]
+    else:
+        assert refused == [("closed", 1013, "Too many connections")]
+    assert len(pond.endpoints[0].connections) == 2
+    for ws in opened:
+        await ws.close()
+
+
+async def test_max_connections_with_concurrent_websocket_and_sse(start_server, http_client):
+    """The same race between WebSockets and an SSE stream (ASGI only): the stream that finds
+    the endpoint full is refused with 503 before it starts."""
+    from pondsocket.asgi import PondASGIApp
+
+    pond, waiting, all_inside = racing_endpoint(3)
+    server = await start_server(PondASGIApp(pond))
 
     async def open_sse():
         async with http_client.stream("GET", server.http_url("/ws"),
                                       headers={"accept": "text/event-stream"}) as response:
             return response.status_code, await response.aread()
 
-    tasks = [asyncio.ensure_future(open_ws()) for _ in range(3)]
+    tasks = [asyncio.ensure_future(open_ws(server)) for _ in range(2)]
     tasks.append(asyncio.ensure_future(open_sse()))
-    await asyncio.wait_for(all_inside.wait(), 5)  # every handshake is inside the handler
+    await asyncio.wait_for(all_inside.wait(), 5)
     for _is_sse, future in sorted(waiting, key=lambda item: item[0]):  # WebSockets first
         future.set_result(None)
-    results = await asyncio.gather(*tasks)
-    opened = [r for r in results[:3] if not isinstance(r, tuple)]
-    refused = [r for r in results[:3] if isinstance(r, tuple)]
-    assert len(opened) == 2
-    assert refused == [(503, b"Too many connections")]
-    assert results[3] == (503, b"Too many connections")
-    for ws in opened:
+    *websockets, sse = await asyncio.gather(*tasks)
+    assert not any(isinstance(r, tuple) for r in websockets)
+    assert sse == (503, b"Too many connections")
+    for ws in websockets:
         await ws.close()
 
 
