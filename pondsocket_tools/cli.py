@@ -4,12 +4,14 @@ in :mod:`pondsocket_tools.cli_client`)."""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.panel import Panel
 
-from .serve import TargetError, load_target, run, uvicorn_settings
+from .serve import TargetError, load_target, reload_settings, run
+from .serve_options import serving_options, serving_settings
 
 console = Console(stderr=True)
 
@@ -31,7 +33,9 @@ def main() -> None:
 @click.option("--reload", is_flag=True, help="Restart when Python files change (development).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def serve(target: str, host: str, port: int, reload: bool, log_level: str) -> None:
+@serving_options
+def serve(target: str, host: str, port: int, reload: bool, log_level: str,
+          **serving: Any) -> None:
     """Serve TARGET, a PondSocket or ASGI app given as MODULE:ATTRIBUTE.
 
     \b
@@ -46,14 +50,14 @@ def serve(target: str, host: str, port: int, reload: bool, log_level: str) -> No
         app = load_target(target)
     except TargetError as err:
         raise click.BadParameter(str(err), param_hint="TARGET") from None
-    settings = uvicorn_settings(app, host, port, log_level)
+    settings = serving_settings(app, host, port, log_level, **serving)
     if reload:
         # uvicorn re-imports the target in a child process on every change.
         import os
 
         os.environ["PONDCTL_SERVE_TARGET"] = target
         uvicorn.run("pondsocket_tools.serve:_reload_app", factory=True, reload=True,
-                    reload_dirs=["."], **settings)
+                    reload_dirs=["."], **reload_settings(settings))
         return
     run(app, **settings)
 
@@ -72,8 +76,9 @@ def serve(target: str, host: str, port: int, reload: bool, log_level: str) -> No
                    "(read it with: pondctl inspect --token TOKEN).")
 @click.option("--admin-writes", is_flag=True,
               help="Also enable the admin write actions (evict a user, close a channel).")
+@serving_options
 def demo(host: str, port: int, log_level: str, redis_url: str | None,
-         admin_token: str | None, admin_writes: bool) -> None:
+         admin_token: str | None, admin_writes: bool, **serving: Any) -> None:
     """Run the built-in chat demo (token auth, /chat/:room with presence).
 
     \b
@@ -108,7 +113,7 @@ def demo(host: str, port: int, log_level: str, redis_url: str | None,
         f"SSE:       GET http://{host}:{port}{ENDPOINT}?token=demo "
         f"with Accept: text/event-stream{cluster}\n\n"
         "Press Ctrl+C to stop.", title="pondctl demo", border_style="green"))
-    run(app, **uvicorn_settings(app, host, port, log_level))
+    run(app, **serving_settings(app, host, port, log_level, **serving))
 
 
 # The client commands: connect, join, send, request, presence, listen.

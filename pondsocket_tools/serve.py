@@ -7,9 +7,16 @@ import importlib
 import logging
 import os
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 from pondsocket import PondSocket
+from pondsocket.asgi.redact import (
+    DEFAULT_REDACTED_PARAMS,
+    RedactQueryFilter,
+    redacting_log_config,
+)
+from pondsocket.asgi.uvicorn import HandshakeLimits, PondWebSocketProtocol, http_protocol
 
 
 class TargetError(Exception):
@@ -89,13 +96,39 @@ def run(app: Any, **settings: Any) -> None:
         sys.exit(3)  # uvicorn's exit status for a failed start-up
 
 
-def uvicorn_settings(app: Any, host: str, port: int, log_level: str) -> dict[str, Any]:
-    """uvicorn settings matched to the app's limits."""
+def uvicorn_settings(app: Any, host: str, port: int, log_level: str, *,
+                     limits: HandshakeLimits | None = None,
+                     per_message_deflate: bool = False) -> dict[str, Any]:
+    """uvicorn settings matched to the app's limits, with bounded request heads (``limits``,
+    default :class:`~pondsocket.asgi.uvicorn.HandshakeLimits`) and no permessage-deflate
+    unless ``per_message_deflate``."""
     pond = find_pond(app)
     max_size = pond.options.max_message_size if pond is not None else 1 << 20
     # Frames up to 4x the limit get a clear 413 error frame; beyond that uvicorn closes (1009).
     return {"host": host, "port": port, "log_level": log_level, "ws_max_size": max_size * 4,
-            "lifespan": "on"}
+            "lifespan": "on",
+            # Heads bounded in time and size, HTTP/1.0 upgrades refused (pondsocket.asgi.uvicorn).
+            "http": http_protocol(limits or HandshakeLimits()),
+            "ws": PondWebSocketProtocol,
+            # Off: uvicorn would compress every frame again for every recipient.
+            "ws_per_message_deflate": per_message_deflate}
+
+
+def log_config(redact_params: Iterable[str] = ()) -> dict[str, Any]:
+    """uvicorn's logging configuration, with credentials in query strings redacted: the
+    :data:`~pondsocket.asgi.redact.DEFAULT_REDACTED_PARAMS` and ``redact_params``."""
+    names = [*DEFAULT_REDACTED_PARAMS, *redact_params]
+    RedactQueryFilter(names)  # ValueError now for a name that is not one
+    return redacting_log_config(names)
+
+
+def reload_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` for a ``--reload`` run: uvicorn starts its worker in a new process, so
+    the protocol classes go as import paths and their limits through the environment."""
+    limits = getattr(settings["http"], "limits", None) or HandshakeLimits()
+    os.environ.update(limits.to_env())
+    return {**settings, "http": "pondsocket.asgi.uvicorn:PondHTTPProtocol",
+            "ws": "pondsocket.asgi.uvicorn:PondWebSocketProtocol"}
 
 
 def _reload_app() -> Any:

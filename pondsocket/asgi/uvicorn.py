@@ -1,0 +1,363 @@
+"""uvicorn protocol classes that bound request heads and keep refused handshakes quiet.
+
+uvicorn holds a connection whose request head never completes for ever (its keep-alive timer
+is cancelled by the first byte), answers no oversized head with 414/431 (httptools buffers
+any size; h11 answers 400 past 16 KiB), and upgrades an HTTP/1.0 request to a WebSocket,
+which RFC 6455 forbids. The HTTP classes here fix that before the ASGI app sees anything:
+
+* a request head must be complete within ``handshake_timeout`` seconds of the moment the
+  server starts waiting for it (the connection opened, or the previous response ended);
+  otherwise the connection is dropped;
+* a request line over ``max_line`` bytes gets **414** at once, a header line over
+  ``max_line`` bytes or more than ``max_headers`` header lines get **431** at once;
+* a WebSocket upgrade that is not HTTP/1.1 gets **505**.
+
+Use them from the command line (``uvicorn app:app --http pondsocket.asgi.uvicorn:
+PondHTTPProtocol --ws pondsocket.asgi.uvicorn:PondWebSocketProtocol``) or from Python
+(``http=http_protocol(HandshakeLimits(handshake_timeout=5))``). Under the command line the
+limits come from ``PONDSOCKET_HANDSHAKE_TIMEOUT``, ``PONDSOCKET_MAX_HEAD_LINE`` and
+``PONDSOCKET_MAX_HEADERS`` when set.
+
+:class:`PondWebSocketProtocol` is uvicorn's default WebSocket protocol without its
+``ASGI callable returned without completing handshake`` error after a handshake the app
+refused with an HTTP response (a wrong token is not a server error; uvicorn already logs the
+refusal's status once, at info).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import logging
+import os
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, ClassVar
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # httptools is not installed (uvicorn without [standard])
+    HttpToolsProtocol = None  # type: ignore[assignment, misc]
+
+log = logging.getLogger("uvicorn.error")  # where uvicorn reports refused requests
+
+ENV_HANDSHAKE_TIMEOUT = "PONDSOCKET_HANDSHAKE_TIMEOUT"
+ENV_MAX_HEAD_LINE = "PONDSOCKET_MAX_HEAD_LINE"
+ENV_MAX_HEADERS = "PONDSOCKET_MAX_HEADERS"
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeLimits:
+    """Bounds on one request head (the defaults match the direct server,
+    :mod:`pondsocket.wsserver`).
+
+    * ``handshake_timeout``: seconds a request head may take to arrive in full.
+    * ``max_line``: bytes of the request line (beyond: 414) and of each header line
+      (beyond: 431).
+    * ``max_headers``: header lines per request (beyond: 431).
+    """
+
+    handshake_timeout: float = 10.0
+    max_line: int = 8192
+    max_headers: int = 128
+
+    def __post_init__(self) -> None:
+        if not self.handshake_timeout > 0:
+            raise ValueError(f"handshake_timeout must be above 0, got {self.handshake_timeout}")
+        if self.max_line < 256:
+            raise ValueError(f"max_line must be at least 256 bytes, got {self.max_line}")
+        if self.max_headers < 1:
+            raise ValueError(f"max_headers must be at least 1, got {self.max_headers}")
+
+    @classmethod
+    def from_env(cls, env: Any = os.environ) -> HandshakeLimits:
+        """The defaults, overridden by ``PONDSOCKET_HANDSHAKE_TIMEOUT``,
+        ``PONDSOCKET_MAX_HEAD_LINE`` and ``PONDSOCKET_MAX_HEADERS``; ``ValueError`` names a
+        variable that is not a number."""
+        values: dict[str, Any] = {}
+        for name, field, kind in ((ENV_HANDSHAKE_TIMEOUT, "handshake_timeout", float),
+                                  (ENV_MAX_HEAD_LINE, "max_line", int),
+                                  (ENV_MAX_HEADERS, "max_headers", int)):
+            raw = env.get(name)
+            if raw:
+                try:
+                    values[field] = kind(raw)
+                except ValueError:
+                    raise ValueError(f"{name} must be a number, got {raw!r}") from None
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """These limits as the environment variables :meth:`from_env` reads."""
+        return {ENV_HANDSHAKE_TIMEOUT: repr(self.handshake_timeout),
+                ENV_MAX_HEAD_LINE: str(self.max_line), ENV_MAX_HEADERS: str(self.max_headers)}
+
+
+@cache
+def _env_limits() -> HandshakeLimits:
+    return HandshakeLimits.from_env()
+
+
+# What the guard expects next on the connection.
+_HEAD = "head"  # (the rest of) a request head
+_BODY = "body"  # the remaining bytes of a Content-Length body
+_OFF = "off"  # nothing it can frame: an upgrade, or a chunked body; it stops guarding
+
+
+class _HeadGuard:
+    """Mixed in before a uvicorn HTTP protocol: watches the raw bytes of every request head
+    (lines and their sizes only; the parser below does the parsing) and the time it takes."""
+
+    limits: ClassVar[HandshakeLimits | None] = None  # None: from the environment
+
+    transport: asyncio.Transport
+    loop: asyncio.AbstractEventLoop
+    client: tuple[str, int] | None
+    cycle: Any
+    scope: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._limits = type(self).limits or _env_limits()
+        self._expect = _HEAD
+        self._line = bytearray()  # the current head line so far (never above max_line)
+        self._request_line = False  # seen this head's request line
+        self._header_lines = 0
+        self._upgrade = False
+        self._content_length: bytes | None = None
+        self._chunked = False
+        self._body_left = 0
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    # -- asyncio.Protocol -----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)  # type: ignore[misc]
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_guarding()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def data_received(self, data: bytes) -> None:
+        if self._expect is _OFF:
+            super().data_received(data)  # type: ignore[misc]
+            return
+        refusal, head_start = self._scan(data)
+        if refusal is None:
+            super().data_received(data)  # type: ignore[misc]
+            if self._expect is _HEAD and not self._cycle_in_flight():
+                self._arm_head_timer()  # waiting for a head with nothing being answered
+            return
+        if head_start > 0:  # complete requests before the refused head still go through
+            super().data_received(data[:head_start])  # type: ignore[misc]
+        self._refuse(*refusal)
+
+    # -- hooks into uvicorn's protocols ---------------------------------------------------
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        if self._expect is _HEAD and not self._cycle_in_flight():
+            self._arm_head_timer()  # the next head's time starts now
+
+    def handle_websocket_upgrade(self, *args: Any) -> None:
+        self._stop_guarding()  # the connection now belongs to the WebSocket protocol
+        if self.scope.get("http_version") != "1.1":
+            self._refuse(505, "WebSocket handshakes need HTTP/1.1 (RFC 6455)")
+            return
+        super().handle_websocket_upgrade(*args)  # type: ignore[misc]
+
+    # -- the guard ------------------------------------------------------------------------
+
+    def _scan(self, data: bytes) -> tuple[tuple[int, str] | None, int]:
+        """Follow ``data`` through heads and bodies. Returns a refusal (status, message) or
+        None, and where in ``data`` the head being read began (0: in an earlier chunk)."""
+        limits = self._limits
+        pos, size = 0, len(data)
+        head_start = 0
+        while pos < size and self._expect is not _OFF:
+            if self._expect is _BODY:
+                taken = min(self._body_left, size - pos)
+                pos += taken
+                self._body_left -= taken
+                if self._body_left == 0:
+                    self._expect = _HEAD
+                    head_start = pos
+                continue
+            newline = data.find(b"\n", pos)
+            end = size if newline < 0 else newline
+            if len(self._line) + (end - pos) > limits.max_line + 1:  # +1: the line's CR
+                if not self._request_line:
+                    return (414, f"Request line longer than {limits.max_line} bytes"), head_start
+                return (431, f"Header line longer than {limits.max_line} bytes"), head_start
+            self._line += data[pos:end]
+            if newline < 0:
+                break
+            pos = newline + 1
+            line = bytes(self._line)
+            self._line.clear()
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if not self._request_line:
+                self._request_line = bool(line)  # blank lines before a request are ignored
+                continue
+            if line:
+                self._header_lines += 1
+                if self._header_lines > limits.max_headers:
+                    return (431, f"More than {limits.max_headers} header lines"), head_start
+                self._header(line)
+                continue
+            self._head_complete()
+            head_start = pos
+        return None, head_start
+
+    def _header(self, line: bytes) -> None:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"upgrade":
+            self._upgrade = True
+        elif name == b"transfer-encoding":
+            self._chunked = True
+        elif name == b"content-length":
+            value = value.strip()
+            if self._content_length not in (None, value):
+                self._chunked = True  # conflicting lengths: the parser refuses; stop framing
+            self._content_length = value
+
+    def _head_complete(self) -> None:
+        self._cancel_head_timer()
+        length = self._content_length
+        if self._upgrade or self._chunked:
+            self._expect = _OFF  # an upgrade switches protocols; a chunked body is not framed
+        elif length is not None and not length.isdigit():
+            self._expect = _OFF  # invalid: the parser answers 400
+        elif length is not None and int(length) > 0:
+            self._expect, self._body_left = _BODY, int(length)
+        else:
+            self._expect = _HEAD
+        self._request_line = False
+        self._header_lines = 0
+        self._upgrade = self._chunked = False
+        self._content_length = None
+
+    def _cycle_in_flight(self) -> bool:
+        cycle = getattr(self, "cycle", None)
+        return cycle is not None and not cycle.response_complete
+
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self._limits.handshake_timeout,
+                                                    self._head_timed_out)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _stop_guarding(self) -> None:
+        self._expect = _OFF
+        self._cancel_head_timer()
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._expect is not _HEAD or self._cycle_in_flight():
+            return  # a response is under way; the next head's time starts when it ends
+        log.debug("%s - request head not complete within %gs: connection dropped",
+                  _peer(self.client), self._limits.handshake_timeout)
+        self._expect = _OFF
+        self.transport.close()
+
+    def _refuse(self, status: int, message: str) -> None:
+        self._stop_guarding()
+        log.info("%s - request refused: %d %s", _peer(self.client), status, message)
+        if not self._cycle_in_flight() and not self.transport.is_closing():
+            body = message.encode()
+            self.transport.write(
+                b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+                b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+                % (status, http.HTTPStatus(status).phrase.encode(), len(body), body))
+        self.transport.close()
+
+
+def _peer(client: tuple[str, int] | None) -> str:
+    return f"{client[0]}:{client[1]}" if client else "-"
+
+
+class PondH11Protocol(_HeadGuard, H11Protocol):
+    """uvicorn's h11 protocol with bounded request heads (see the module docstring)."""
+
+
+#: What uvicorn's ``--http auto`` would pick (httptools when installed, else h11), guarded.
+PondHTTPProtocol: type[asyncio.Protocol]
+
+if HttpToolsProtocol is not None:
+    class PondHttpToolsProtocol(_HeadGuard, HttpToolsProtocol):
+        """uvicorn's httptools protocol with bounded request heads (see the module
+        docstring)."""
+
+    PondHTTPProtocol = PondHttpToolsProtocol
+else:  # pragma: no cover - uvicorn[standard] brings httptools
+    PondHTTPProtocol = PondH11Protocol
+
+
+@cache
+def http_protocol(limits: HandshakeLimits | None = None, parser: str = "auto"
+                  ) -> type[asyncio.Protocol]:
+    """A guarded uvicorn HTTP protocol class with ``limits`` (default: from the environment),
+    for ``uvicorn.Config(http=...)``. ``parser`` is ``"auto"``, ``"httptools"`` or
+    ``"h11"``; ``ValueError`` for another, or for ``"httptools"`` when it is not installed."""
+    if parser == "auto":
+        base = PondHTTPProtocol
+    elif parser == "h11":
+        base = PondH11Protocol
+    elif parser == "httptools":
+        if HttpToolsProtocol is None:
+            raise ValueError("parser 'httptools' needs httptools: pip install httptools")
+        base = PondHttpToolsProtocol
+    else:
+        raise ValueError(f"parser must be 'auto', 'httptools' or 'h11', got {parser!r}")
+    if limits is None:
+        return base
+    return type(base.__name__, (base,), {"limits": limits, "__module__": __name__})
+
+
+def _websocket_base() -> type[asyncio.Protocol]:
+    try:
+        from uvicorn.protocols.websockets.websockets_sansio_impl import (
+            WebSocketsSansIOProtocol,
+        )
+    except ImportError:  # uvicorn before 0.35: its default is the wsproto or legacy one
+        from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
+
+        assert AutoWebSocketsProtocol is not None, "uvicorn has no WebSocket library"
+        return AutoWebSocketsProtocol
+    return WebSocketsSansIOProtocol
+
+
+class _InfoAsDebug(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A logger whose info lines are debug lines."""
+
+    def info(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self.debug(msg, *args, **kwargs)
+
+
+class PondWebSocketProtocol(_websocket_base()):  # type: ignore[misc]
+    """uvicorn's default WebSocket protocol, where a handshake is logged once: a handshake
+    the app refused with an HTTP response (``websocket.http.response``) counts as complete,
+    so uvicorn does not log ``ASGI callable returned without completing handshake`` for it,
+    and the ``websockets`` library's own ``connection open`` / ``connection rejected``
+    lines are debug lines (uvicorn's ``"WebSocket /path" [accepted]`` or ``401`` line,
+    at info, says the same)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        conn = getattr(self, "conn", None)
+        if conn is not None and hasattr(conn, "logger"):
+            conn.logger = _InfoAsDebug(conn.logger, {})
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get(
+                "more_body", False):
+            self.handshake_complete = True
