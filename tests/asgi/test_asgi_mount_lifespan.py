@@ -1,4 +1,5 @@
-"""Mounting under Starlette, and what clients see when the server shuts down."""
+"""Mounting under Starlette, plain uvicorn's shutdown, and the health check (pondctl's
+shutdown: test_asgi_shutdown.py)."""
 
 from __future__ import annotations
 
@@ -66,27 +67,6 @@ async def test_mounted_under_starlette(start_server, ws_connect, sse_open, http_
     assert pond_app.pond.endpoints[0].connections  # nothing was disturbed
     response = await http_client.get(server.http_url("/health"))
     assert response.status_code == 200
-
-
-async def test_pondctl_server_shutdown_closes_clients_1001(start_server, ws_connect, sse_open,
-                                                           chat_app):
-    app = chat_app()
-    # no graceful-shutdown timeout: anything left open would hang the stop (and fail it)
-    server = await start_server(app, pond_server=True, timeout_graceful_shutdown=None)
-    ada = await ws_connect(server, "/api/socket?name=ada")
-    await ada.join("/room/1")
-    await ada.expect("PRESENCE", "JOIN", "/room/1")
-    bob = await ws_connect(server, "/api/socket?name=bob")
-    stream = await sse_open(server, "/api/socket")
-    await stream.expect("CONNECT", "CONNECTION", "GATEWAY")
-
-    await server.stop()
-
-    # A restart must not look like an eviction: no EVICTED, the client reconnects and rejoins.
-    assert await ada.closed() == (1001, "server shutting down")
-    assert await bob.closed() == (1001, "server shutting down")
-    await stream.ended_cleanly()
-    assert not app.pond.endpoints[0].connections
 
 
 async def test_plain_uvicorn_shutdown(start_server, ws_connect, chat_app):

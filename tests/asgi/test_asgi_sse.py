@@ -355,16 +355,3 @@ async def test_chunked_post_body(start_server, sse_open, http_client, chat_app):
                                       headers={"x-connection-id": stream.token})
     assert (response.status_code, response.text) == (
         413, "Message exceeds the limit of 1024 bytes")
-
-
-async def test_shutdown_ends_sse_streams_without_evicting(
-        start_server, sse_open, http_client, chat_app):
-    server = await start_server(chat_app(), pond_server=True)
-    stream = await sse_open(server, "/api/socket?name=sam")
-    await stream.expect("CONNECT", "CONNECTION", "GATEWAY")
-    await post(http_client, server, "/api/socket", join_frame("/room/1", "j"), stream.token)
-    await stream.expect("SYSTEM", "ACKNOWLEDGE", "/room/1")
-    await stream.expect("PRESENCE", "JOIN", "/room/1")
-
-    await server.stop()  # closes the pond first: connections end (no EVICTED: it is a restart)
-    await stream.ended_cleanly()
