@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ from click.testing import CliRunner
 from pondsocket_tools import cli_load
 from pondsocket_tools.cli import main
 
-from .conftest import LOADTESTS, ROOT, needs_locust
+from .conftest import LOADTESTS, ROOT, needs_locust, pondctl_load
 
 
 def test_load_is_a_pondctl_command() -> None:
@@ -35,6 +36,74 @@ def test_missing_locust_prints_an_install_hint(monkeypatch) -> None:
     assert result.exit_code == 1
     assert "Locust is not installed" in result.output
     assert "pondsocket[load]" in result.output
+
+
+def test_old_users_flag_is_refused_with_a_hint() -> None:
+    result = CliRunner().invoke(cli_load.load, ["rooms", "-u", "200"])
+    assert result.exit_code == 2
+    assert "'200' is not a ws://, wss://, http:// or https:// URL" in result.output
+    assert "-u is the URL, as in every pondctl command: the number of users is -c/--users" \
+        in result.output
+
+
+def test_old_duration_flag_is_refused_with_a_hint() -> None:
+    result = CliRunner().invoke(cli_load.load, ["rooms", "-t", "1m30s"])
+    assert result.exit_code == 2
+    assert "'1m30s' looks like a run time: -t is the token" in result.output
+    assert "the run time is -d/--duration" in result.output
+
+
+def test_url_with_a_query_is_refused() -> None:
+    result = CliRunner().invoke(cli_load.load, ["rooms", "-u", "ws://h:1/api/socket?token=x"])
+    assert result.exit_code == 2 and "give the token with -t/--token" in result.output
+
+
+def test_flags_mean_what_they_mean_in_the_client_commands(monkeypatch, tmp_path) -> None:
+    """-u is the endpoint URL and -t the token, as for connect/join/...; -c users, -d time."""
+    commands: list[list[str]] = []
+
+    def fake_run(command: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        commands.append(command)  # Locust itself runs in tests/load/test_scenarios.py
+        return subprocess.CompletedProcess(command, 1, stdout="", stderr="")
+
+    monkeypatch.setattr(cli_load, "locust_available", lambda: True)
+    monkeypatch.setattr(cli_load.subprocess, "run", fake_run)
+    result = CliRunner().invoke(cli_load.load, [
+        "rooms", "-u", "wss://example.com:9443/ws/socket", "-t", "s3cret", "-c", "7",
+        "-r", "3", "-d", "2m", "--", "--rooms", "4", "-u", "9"])
+    assert result.exit_code == 1  # the fake Locust wrote no statistics
+    assert "running rooms.py: 9 users" in result.output  # Locust's -u after -- wins
+    command = commands[0]
+
+    def value(flag: str) -> str:
+        return command[command.index(flag) + 1]
+
+    assert value("--host") == "wss://example.com:9443"
+    assert value("--endpoint") == "/ws/socket"
+    assert value("--token") == "s3cret"
+    assert (value("-u"), value("-r"), value("-t")) == ("7", "3.0", "2m")
+    assert command[-4:] == ["--rooms", "4", "-u", "9"]  # after ours: Locust's last value wins
+
+
+def test_url_without_path_keeps_the_scenarios_endpoint(tmp_path) -> None:
+    command = cli_load.locust_command(
+        LOADTESTS / "rooms.py", url="ws://127.0.0.1:8765", token=None, users=1,
+        spawn_rate=1, duration="1s", prefix=tmp_path / "rooms", locust_args=[])
+    assert "--endpoint" not in command and "--token" not in command
+    assert command[command.index("--host") + 1] == "ws://127.0.0.1:8765"
+
+
+@needs_locust
+def test_locust_names_after_double_dash_still_pass(demo_url: str, tmp_path) -> None:
+    """``-- -u 3 -t 3s``: Locust's own -u/-t reach Locust (3 users connect)."""
+    result = pondctl_load("request_reply", "-u", f"{demo_url}/api/socket", "-t", "demo",
+                          "-c", "1", "-r", "10", "-d", "30s", "--csv-dir", str(tmp_path),
+                          "--", "-u", "3", "-t", "3s", "--request-rate", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "request_reply: 3 users, 3s" in result.stdout
+    with (tmp_path / "request_reply_stats.csv").open(newline="") as fh:
+        rows = {(row["Type"], row["Name"]): row for row in csv.DictReader(fh)}
+    assert rows[("connect", "connect")]["Request Count"] == "3"
 
 
 TRACKER_CHECK = """
