@@ -8,13 +8,10 @@ timeout.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +22,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.cluster.frames import FrameWaits, brief, names
+from tests.servers import ServerProcess, await_port
 from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,106 +30,50 @@ WAIT = 5.0  # bound for one awaited frame
 START_TIMEOUT = 15.0  # bound for a process to listen (2 slow cores, several starting at once)
 
 
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _stop(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGCONT)  # a paused process cannot act on SIGTERM
-        proc.terminate()
-    try:
-        proc.wait(timeout=8)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
-
-class RedisServer:
+class RedisServer(ServerProcess):
     """``redis-server`` without persistence on a free port; ``restart`` keeps the port."""
 
     def __init__(self) -> None:
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(["redis-server", "--port", "{port}", "--bind", "127.0.0.1",
+                          "--save", "", "--appendonly", "no"], what="redis-server",
+                         start_timeout=START_TIMEOUT)
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def _spawn(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def start(self) -> None:
-        self._spawn()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not port_open(self.port):
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.proc.returncode}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not listen in time")
-            time.sleep(0.01)
-
-    async def astart(self) -> None:
-        """Start again (same port) without blocking the event loop."""
-        self._spawn()
-        await wait_port(self.port, self.proc)
-
-    def stop(self) -> None:
-        _stop(self.proc)
-
-    async def astop(self) -> None:
-        await asyncio.to_thread(self.stop)
-
-
-async def wait_port(port: int, proc: subprocess.Popen[bytes] | None,
-                    timeout: float = START_TIMEOUT) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await asyncio.to_thread(port_open, port):
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before listening")
-        if loop.time() > deadline:
-            raise RuntimeError(f"nothing listened on port {port} within {timeout}s")
-        await asyncio.sleep(0.02)
-
-
-class NodeProcess:
+class NodeProcess(ServerProcess):
     """``python -m uvicorn tests.cluster.app:app`` with the cluster settings in its env."""
 
     def __init__(self, name: str, redis_url: str, env: dict[str, Any]) -> None:
-        self.name = name
-        self.port = free_port()
-        self.env = {**os.environ, "REDIS_URL": redis_url, "NODE_ID": name,
-                    **{k.upper(): str(v) for k, v in env.items()}}
         fd, path = tempfile.mkstemp(prefix=f"pond-{name}-", suffix=".log")
         os.close(fd)
-        self.log_path = Path(path)
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(
+            [sys.executable, "-m", "uvicorn", "tests.cluster.app:app", "--host", "127.0.0.1",
+             "--port", "{port}", "--log-level", "warning", "--lifespan", "on"],
+            env={"REDIS_URL": redis_url, "NODE_ID": name,
+                 **{k.upper(): str(v) for k, v in env.items()}},
+            log=Path(path), what=f"node {name}", start_timeout=START_TIMEOUT)
+        self.name = name
+
+    @property
+    def log_path(self) -> Path:
+        assert self.log is not None
+        return self.log
 
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/api/socket"
 
     def start(self) -> None:
-        with open(self.log_path, "wb") as log:  # the child keeps its own copy of the fd
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "tests.cluster.app:app", "--host",
-                 "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-                 "--lifespan", "on"],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        """Spawn only: several nodes start at once, then :meth:`wait_ready` each."""
+        self.spawn()
 
     async def wait_ready(self) -> None:
         # uvicorn binds only after lifespan start-up, i.e. after the node joined the cluster.
-        await wait_port(self.port, self.proc)
+        await await_port(self.port, self.proc, timeout=self.start_timeout, what=self.what,
+                         log=self.log)
 
     async def wait_log(self, pattern: str, timeout: float = WAIT) -> None:
         """Poll this node's log (bounded) until a line matches the regex ``pattern``."""
@@ -154,9 +96,6 @@ class NodeProcess:
     def resume(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGCONT)
-
-    def stop(self) -> None:
-        _stop(self.proc)
 
     def print_log_tail(self, lines: int = 30) -> None:
         text = self.log_path.read_text(errors="replace").splitlines()
