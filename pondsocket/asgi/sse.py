@@ -11,6 +11,7 @@ import asyncio
 import logging
 import secrets
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,10 +45,15 @@ class SSEOptions:
 
 
 class SSERegistry:
-    """Open SSE connections by secret token, each bound to its endpoint."""
+    """Open SSE connections by secret token, each bound to its endpoint; and the tokens of
+    the last :attr:`ENDED_MEMORY` streams that ended, so that a client's ``DELETE`` that
+    crossed the end of its stream is answered 204 (done), not 404."""
+
+    ENDED_MEMORY = 1024
 
     def __init__(self) -> None:
         self._by_token: dict[str, tuple[Endpoint, SSEServerTransport]] = {}
+        self._ended: OrderedDict[str, Endpoint] = OrderedDict()
 
     def add(self, endpoint: Endpoint, transport: SSEServerTransport) -> str:
         token = secrets.token_urlsafe(24)
@@ -61,7 +67,15 @@ class SSERegistry:
         return entry[1]
 
     def remove(self, token: str) -> None:
-        self._by_token.pop(token, None)
+        entry = self._by_token.pop(token, None)
+        if entry is not None:
+            self._ended[token] = entry[0]
+            if len(self._ended) > self.ENDED_MEMORY:
+                self._ended.popitem(last=False)
+
+    def ended(self, endpoint: Endpoint, token: str | None) -> bool:
+        """Whether ``token`` named a stream of ``endpoint`` that has ended (recently)."""
+        return self._ended.get(token or "") is endpoint
 
     def __len__(self) -> int:
         return len(self._by_token)
@@ -178,6 +192,10 @@ async def serve_sse_command(pond: PondSocket, registry: SSERegistry, options: SS
         await send_plain(send, 400, "X-Connection-ID header required", cors)
         return
     transport = registry.get(match.endpoint, token)
+    if transport is None and scope["method"] == "DELETE" and registry.ended(match.endpoint,
+                                                                            token):
+        await send_plain(send, 204, "", cors)  # its stream already ended: nothing left to do
+        return
     if transport is None and relay is None:
         await send_plain(send, 404, "connection not found", cors)
         return

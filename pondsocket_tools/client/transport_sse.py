@@ -3,10 +3,15 @@
 ``GET`` with ``Accept: text/event-stream`` opens the stream (every ``data:`` line is one
 server frame); each client frame is a ``POST`` to the same URL carrying the connection's
 secret token in ``X-Connection-ID``; ``DELETE`` with the token disconnects.
+
+The stream is read by a task of the transport, not by whoever iterates :meth:`receive`: a
+consumer that is cancelled (the client closing) leaves the stream open, so that
+:meth:`close` can send its ``DELETE`` while the server still knows the connection.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -19,6 +24,7 @@ from .options import ClientOptions
 from .transport import SendRejectedError, redact
 
 CONNECTION_HEADER = "X-Connection-ID"
+EVENT_BUFFER = 256  # frames read ahead of the consumer (beyond: the stream is not read)
 
 
 class SSETransport:
@@ -34,6 +40,8 @@ class SSETransport:
         self._response: httpx.Response | None = None
         self.token: str | None = None
         self.close_reason = ""
+        self._events: asyncio.Queue[str | None] = asyncio.Queue(EVENT_BUFFER)
+        self._pump: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         opts = self._options
@@ -60,18 +68,25 @@ class SSETransport:
             raise ConnectError(f"{redact(self.url)} answered {content_type!r}, not an event "
                                "stream (is this a PondSocket SSE endpoint?)", url=self.url)
         self.token = response.headers.get("x-connection-id")
+        self._pump = asyncio.get_running_loop().create_task(self._read_stream(response))
 
-    async def receive(self) -> AsyncIterator[str]:
-        assert self._response is not None, "open() first"
+    async def _read_stream(self, response: httpx.Response) -> None:
+        """Move the stream's frames into the buffer :meth:`receive` reads; None ends it."""
         try:
-            async for event in EventSource(self._response).aiter_sse():
+            async for event in EventSource(response).aiter_sse():
                 if event.data:
-                    yield event.data
+                    await self._events.put(event.data)
             self.close_reason = "the server ended the event stream"
         except httpx.ReadTimeout:
             self.close_reason = (f"no data or keep-alive for {self._options.sse_read_timeout:g}s")
         except (httpx.HTTPError, SSEError) as exc:
             self.close_reason = f"event stream failed: {_describe(exc)}"
+        await self._events.put(None)
+
+    async def receive(self) -> AsyncIterator[str]:
+        assert self._response is not None, "open() first"
+        while (data := await self._events.get()) is not None:
+            yield data
 
     def connected(self, connect_payload: Mapping[str, object]) -> None:
         """Take the token from the CONNECT frame when the response header had none."""
@@ -97,14 +112,27 @@ class SSETransport:
         if http is None:
             return
         if self.token is not None and self._response is not None:
+            # Before the stream is closed: a DELETE for a stream the server saw end is late.
             with contextlib.suppress(httpx.HTTPError):
                 await http.delete(self.url, headers={CONNECTION_HEADER: self.token},
                                   timeout=min(self._options.close_timeout, 2.0))
+        pump, self._pump = self._pump, None
+        if pump is not None:
+            pump.cancel()
+            await asyncio.gather(pump, return_exceptions=True)
+            self._end_events()
         stream, self._stream = self._stream, None
         if stream is not None and self._response is not None:
             with contextlib.suppress(Exception):
                 await stream.__aexit__(None, None, None)
         await http.aclose()
+
+    def _end_events(self) -> None:
+        """Tell a consumer of :meth:`receive` that no more frames come (the reader was
+        stopped; frames it had read but nobody took are dropped if the buffer is full)."""
+        if self._events.full():
+            self._events.get_nowait()
+        self._events.put_nowait(None)
 
 
 def _describe(exc: BaseException) -> str:
