@@ -1,11 +1,13 @@
 """Fixtures for the client SDK and ``pondctl`` client tests: real servers, real clients.
 
 * ``demo_server``: the demo app (``pondsocket_tools.demo.create_app()``) under an in-process
-  ``uvicorn.Server`` on an ephemeral port, as a task of the test's event loop.
+  ``uvicorn.Server`` on an ephemeral port, as a task of the test's event loop
+  (:func:`tests.servers.start_uvicorn`).
 * ``start_app``: the same for any ASGI app (tests that need special handlers).
 * ``make_client``: :class:`PondClient` factory with fast reconnect settings; every client is
   closed when the test ends.
-* ``DemoProcess``: the demo in a uvicorn subprocess on a fixed port (restart tests, the CLI);
+* ``DemoProcess``: the demo in a uvicorn subprocess on a fixed port (restart tests, the CLI;
+  a :class:`tests.servers.ServerProcess`);
   ``demo_process`` is one shared for the whole session.
 
 Every wait is bounded; the only polling is for a port or a process to come up.
@@ -13,24 +15,18 @@ Every wait is bounded; the only polling is for a port or a process to come up.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
 import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from pondsocket_tools.client import ClientOptions, PondClient
 from pondsocket_tools.demo import ENDPOINT, create_app
-from tests.support import free_port
+from tests.servers import ServerProcess, UvicornServer, start_uvicorn
+from tests.support import free_port  # noqa: F401 - the tests import it from here
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 5.0
@@ -57,47 +53,33 @@ def fast_options(**overrides: Any) -> ClientOptions:
 
 
 class Running:
-    """An in-process uvicorn server."""
+    """An in-process uvicorn server (:func:`tests.servers.start_uvicorn`) serving the demo's
+    endpoint path."""
 
-    def __init__(self, server: uvicorn.Server, task: asyncio.Task[None], port: int,
-                 app: Any) -> None:
+    def __init__(self, server: UvicornServer) -> None:
         self.server = server
-        self.task = task
-        self.port = port
-        self.app = app
+        self.port = server.port
+        self.app = server.app
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}{ENDPOINT}"
+        return self.server.ws_url(ENDPOINT)
 
     @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{ENDPOINT}"
+        return self.server.http_url(ENDPOINT)
 
     @property
     def pond(self) -> Any:
         return self.app.pond
 
     async def stop(self) -> None:
-        if not self.task.done():
-            self.server.should_exit = True
-        async with asyncio.timeout(TIMEOUT * 2):
-            await self.task
+        await self.server.stop()
 
 
 async def serve_app(app: Any, port: int = 0) -> Running:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on",
-                                           log_level="critical", log_config=None,
-                                           timeout_graceful_shutdown=2))
-    task = asyncio.get_running_loop().create_task(server.serve())
-    async with asyncio.timeout(TIMEOUT):
-        while not server.started:
-            if task.done():
-                await task
-                raise RuntimeError("uvicorn exited before it started")
-            await asyncio.sleep(0.005)  # start-up has no event to await
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return Running(server, task, port, app)
+    return Running(await start_uvicorn(app, port=port, log_level="critical",
+                                       timeout_graceful_shutdown=2))
 
 
 @pytest.fixture
@@ -154,13 +136,15 @@ def connected_to_process(make_client: Any, server: DemoProcess, name: str) -> Po
 # -- the demo in a subprocess -------------------------------------------------------------
 
 
-class DemoProcess:
-    """The demo under ``python -m uvicorn`` on a fixed port, restartable in place."""
+class DemoProcess(ServerProcess):
+    """The demo under ``python -m uvicorn`` on a fixed port, restartable in place
+    (``command`` replaces the uvicorn command; ``{port}`` in it becomes the port)."""
 
     def __init__(self, port: int | None = None, *, command: list[str] | None = None) -> None:
-        self.port = port or free_port()
-        self.command = command
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(command or [
+            sys.executable, "-m", "uvicorn", "--factory", "pondsocket_tools.demo:create_app",
+            "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning",
+            "--timeout-graceful-shutdown", "2"], port=port, cwd=REPO, what="the demo server")
 
     @property
     def url(self) -> str:
@@ -169,41 +153,6 @@ class DemoProcess:
     @property
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.port}{ENDPOINT}"
-
-    def start(self) -> None:
-        assert self.proc is None or self.proc.poll() is not None, "already running"
-        command = self.command or [
-            sys.executable, "-m", "uvicorn", "--factory", "pondsocket_tools.demo:create_app",
-            "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning",
-            "--timeout-graceful-shutdown", "2"]
-        command = [part.replace("{port}", str(self.port)) for part in command]
-        self.proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 20
-        while True:  # poll for the port to come up
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"demo server exited with {self.proc.returncode}")
-            with contextlib.suppress(OSError), socket.create_connection(
-                    ("127.0.0.1", self.port), timeout=0.2):
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError("demo server did not start within 20 s")
-            time.sleep(0.02)
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        os.kill(proc.pid, sig)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-
-    def restart(self, sig: int = signal.SIGTERM) -> None:
-        self.stop(sig)
-        self.start()
 
 
 @pytest.fixture
