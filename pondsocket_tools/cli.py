@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.panel import Panel
 
+from .cli_client.pipes import silence_stdout
 from .serve import TargetError, load_target, reload_settings, run
 from .serve_options import serving_options, serving_settings
 
@@ -19,7 +20,19 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class PondctlGroup(click.Group):
+    """The ``pondctl`` group: a closed output pipe (``pondctl ... | head``) ends any command
+    quietly with status 0, as Unix tools do (click alone would exit with 1)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            silence_stdout()
+            ctx.exit(0)
+
+
+@click.group(cls=PondctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pondsocket", prog_name="pondctl")
 def main() -> None:
     """PondSocket toolkit: serve apps, run the demo, talk to servers."""

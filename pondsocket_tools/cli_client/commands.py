@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -19,6 +18,7 @@ from pondsocket_tools.client.transport import redact
 
 from . import exitcodes
 from .common import (
+    channel_argument,
     connection_options,
     join_options,
     json_argument,
@@ -26,7 +26,8 @@ from .common import (
     run,
     settings_from,
 )
-from .interactive import interactive_join
+from .identity import first_events, without_own
+from .interactive import command_lines, interactive_join
 from .output import (
     compact,
     format_event,
@@ -37,6 +38,7 @@ from .output import (
     stderr_console,
     stdout_console,
 )
+from .pipes import OutputWatch
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -89,20 +91,43 @@ def connect(target_url: str | None, hold: bool, **options: Any) -> None:
             if not hold:
                 return exitcodes.OK
             client.on_state_change(_state_printer(client, err))
-            client.on_message(lambda m: out.print(format_event(m)))
+            # The SDK shields callbacks: a closed pipe there must still end the command.
+            watch = OutputWatch()
+            client.on_message(watch.guard(lambda m: out.print(format_event(m))))
             for message in gateway:
                 out.print(format_event(message))
             status(err, "holding the connection; Ctrl+C to quit")
-            await asyncio.Event().wait()  # until Ctrl+C
-            return exitcodes.OK
+            await watch.wait_closed()  # or Ctrl+C
+            raise BrokenPipeError
         finally:
             await client.close()
 
     run(settings, main)
 
 
-@click.command(context_settings=CONTEXT)
-@click.argument("channel")
+JOIN_HELP = f"""Join CHANNEL and chat: messages and presence are shown live, each line you
+type is sent as an event.
+
+Typed text goes out as EVENT {{"text": "<line>"}} (the demo broadcasts it to the room).
+The connection is re-established (and the channel rejoined) when it drops. The header
+names you as the server tracks you (your presence entry), else by -p name=..., else by
+your user id.
+
+\b
+Commands in the session (/help lists them too):
+{command_lines()}
+
+\b
+Examples:
+  pondctl join /chat/1                              # the demo, right after scripts/demo
+  pondctl join /chat/1 -p name=ada
+  pondctl join /chat/1 -p name=mod -t demo-mod      # moderator: /request kick {{"name": "bob"}}
+  pondctl join /rooms/42 -u wss://example.com/socket -t "$TOKEN" -j role:='"viewer"'
+"""
+
+
+@click.command(context_settings=CONTEXT, help=JOIN_HELP)
+@channel_argument
 @connection_options
 @join_options
 @click.option("-e", "--event", "event_name", default="message", show_default=True,
@@ -110,29 +135,7 @@ def connect(target_url: str | None, hold: bool, **options: Any) -> None:
 @click.option("--text-key", default="text", show_default=True,
               help='Payload key of the typed line: {"text": "<line>"}.')
 def join(channel: str, event_name: str, text_key: str, **options: Any) -> None:
-    """Join CHANNEL and chat: messages and presence are shown live, each line you type is
-    sent as an event.
-
-    Typed text goes out as EVENT {"text": "<line>"} (the demo broadcasts it to the room).
-    The connection is re-established (and the channel rejoined) when it drops.
-
-    \b
-    Commands:
-      /event NAME [JSON]     send event NAME with a JSON payload
-      /request NAME [JSON]   send NAME and show the server's reply
-      /presence              show who is in the channel
-      /leave                 leave the channel and exit
-      /quit                  disconnect and exit (also Ctrl+D)
-      /help                  this list
-    A line starting with // is sent as text starting with /.
-
-    \b
-    Examples:
-      pondctl join /chat/1                              # the demo, right after scripts/demo
-      pondctl join /chat/1 -p name=ada
-      pondctl join /chat/1 -p name=mod -t demo-mod      # moderator: /request kick {"name": "bob"}
-      pondctl join /rooms/42 -u wss://example.com/socket -t "$TOKEN" -j role:='"viewer"'
-    """
+    # The help text is JOIN_HELP: it lists the session commands from their one definition.
     settings = settings_from(options)
 
     async def main() -> int:
@@ -142,7 +145,7 @@ def join(channel: str, event_name: str, text_key: str, **options: Any) -> None:
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("channel")
+@channel_argument
 @click.argument("event")
 @click.argument("payload", metavar="[JSON]", required=False, default="{}")
 @connection_options
@@ -185,7 +188,7 @@ def send(channel: str, event: str, payload: str, **options: Any) -> None:
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("channel")
+@channel_argument
 @click.argument("event")
 @click.argument("payload", metavar="[JSON]", required=False, default="{}")
 @connection_options
@@ -231,17 +234,19 @@ def _pretty(value: Any) -> str:
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("channel")
+@channel_argument
 @connection_options
 @join_options
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
 @click.option("--wait", type=click.FloatRange(min=0), default=2.0, show_default=True,
               metavar="SECONDS", help="How long to wait for the server's presence list.")
 def presence(channel: str, as_json: bool, wait: float, **options: Any) -> None:
-    """Show who is in CHANNEL (joins it briefly to receive the presence list).
+    """Show who else is in CHANNEL (joins it briefly to receive the presence list).
 
-    The server sends presence only to members it tracks (the demo tracks everyone who
-    joins); if no presence arrives within --wait seconds the list is empty.
+    The list leaves out this command's own entry: the first presence frame after the join
+    is the server tracking it. The server sends presence only to members it tracks (the
+    demo tracks everyone who joins); if no presence arrives within --wait seconds the list
+    is empty.
 
     \b
     Examples:
@@ -254,21 +259,21 @@ def presence(channel: str, as_json: bool, wait: float, **options: Any) -> None:
         client = make_client(settings, reconnect=False)
         try:
             chat = await client.join(channel, settings.join_params)
-            updates = chat.presence_events()
-            received = True
-            try:
-                await updates.get(timeout=wait)
-            except TimeoutError:
-                received = False
-            entries = chat.presence
+            first = await first_events(chat, wait)
+            others = without_own(chat.presence, first.own_entry)
             await chat.leave()
             if as_json:
-                click.echo(compact(entries))
+                click.echo(compact(others))
             else:
-                stdout_console().print(presence_table(channel, entries))
-            if not received:
+                title = (f"{channel}: {len(others)} present besides you" if others
+                         else f"{channel}: nobody else present")
+                stdout_console().print(presence_table(channel, others, title=title))
+            if not first.presence_received:
                 status(stderr_console(), f"no presence from the server within {wait:g}s "
                                          "(it sends presence only to tracked members)")
+            elif first.own_entry is None:
+                status(stderr_console(), "the first presence frame was not this client's "
+                                         "JOIN: the list may include this client")
             return exitcodes.OK
         finally:
             await client.close()
@@ -277,7 +282,7 @@ def presence(channel: str, as_json: bool, wait: float, **options: Any) -> None:
 
 
 @click.command(context_settings=CONTEXT)
-@click.argument("channel")
+@channel_argument
 @connection_options
 @join_options
 @click.option("--json", "as_json", is_flag=True,

@@ -4,6 +4,7 @@ and turning its failure into a message and an exit code."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,10 +17,12 @@ from pondsocket_tools.client import ClientOptions, PondClient
 from . import exitcodes
 from .config import TRANSPORTS, ConfigError, Settings, parse_json_object, resolve
 from .output import stderr_console
+from .pipes import silence_stdout
 
 
 def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--url --token --param --transport --timeout --config``."""
+    """``--url --token --param --transport --timeout --config --header --cookie --cacert
+    --insecure``."""
     options = [
         click.option("-u", "--url", envvar="PONDCTL_URL", show_envvar=True, metavar="URL",
                      help="Endpoint URL: ws://, wss://, http:// or https://. "
@@ -39,10 +42,43 @@ def connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--config", "config", type=click.Path(dir_okay=False),
                      envvar="PONDCTL_CONFIG", show_envvar=True, metavar="PATH",
                      help="TOML config file. [default: ~/.config/pondctl/config.toml]"),
+        click.option("-H", "--header", "headers", multiple=True, metavar="'NAME: VALUE'",
+                     help="Extra HTTP header of the handshake (repeatable), "
+                          "e.g. -H 'Authorization: Bearer TOKEN'."),
+        click.option("--cookie", "cookies", multiple=True, metavar="NAME=VALUE",
+                     help="Cookie sent with the handshake (repeatable; 'a=1; b=2' sends "
+                          "two)."),
+        click.option("--cacert", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+                     help="For wss:// and https://: trust the CA certificate(s) in this PEM "
+                          "file (a private CA or a self-signed server)."),
+        click.option("-k", "--insecure", is_flag=True,
+                     help="For wss:// and https://: do not verify the server's certificate "
+                          "(testing only)."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def channel_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a channel name, with a hint (``None`` when it can be one)."""
+    if not name:
+        return "the channel name is empty (channel names are paths such as /chat/1)"
+    if not name.startswith("/"):
+        return f"{name!r} does not start with '/' (channel names are paths: try '/{name}')"
+    return None
+
+
+def _check_channel(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    problem = channel_problem(value)
+    if problem:
+        raise click.BadParameter(problem, ctx=ctx, param=param)
+    return value
+
+
+def channel_argument(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``CHANNEL`` argument: refused (exit code 2) unless it starts with ``/``."""
+    return click.argument("channel", callback=_check_channel)(func)
 
 
 def join_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -60,7 +96,9 @@ def settings_from(options: dict[str, Any]) -> Settings:
                        params=options.get("params", ()), transport=options.get("transport"),
                        timeout=options.get("timeout"),
                        join_params=options.get("join_params", ()),
-                       config=options.get("config"))
+                       config=options.get("config"), headers=options.get("headers", ()),
+                       cookies=options.get("cookies", ()), cacert=options.get("cacert"),
+                       insecure=bool(options.get("insecure")))
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
 
@@ -76,11 +114,28 @@ def json_argument(text: str, param: str = "JSON") -> dict[str, Any]:
         raise click.BadParameter(str(exc) + hint, param_hint=param) from None
 
 
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The TLS settings of ``--cacert`` and ``--insecure`` (``None``: the system's CAs)."""
+    if settings.insecure:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if settings.cacert:
+        try:
+            return ssl.create_default_context(cafile=settings.cacert)
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise click.BadParameter(f"{settings.cacert}: not a PEM certificate file ({exc})",
+                                     param_hint="--cacert") from None
+    return None
+
+
 def make_client(settings: Settings, *, reconnect: bool) -> PondClient:
     options = ClientOptions(
         connect_timeout=settings.timeout, join_timeout=settings.timeout,
         request_timeout=settings.timeout, leave_timeout=min(settings.timeout, 5.0),
-        reconnect=reconnect)
+        reconnect=reconnect, headers=dict(settings.headers),
+        ssl_context=tls_context(settings))
     try:
         return PondClient(settings.url, settings.params, transport=settings.transport,  # type: ignore[arg-type]
                           options=options)
@@ -93,6 +148,11 @@ def run(settings: Settings, main: Callable[[], Awaitable[int | None]]) -> None:
     err = stderr_console()
     try:
         code = asyncio.run(main()) or exitcodes.OK
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader of the output went away (`pondctl listen | head`): stop quietly.
+        silence_stdout()
+        raise SystemExit(exitcodes.OK) from None
     except KeyboardInterrupt:
         err.print(Text("Interrupted.", style="yellow"))
         code = exitcodes.INTERRUPTED
@@ -104,6 +164,5 @@ def run(settings: Settings, main: Callable[[], Awaitable[int | None]]) -> None:
         err.print(Text("Error: ", style="bold red") + Text(message))
         if hint:
             err.print(Text(f"Hint: {hint}", style="dim"))
-    sys.stdout.flush()
     raise SystemExit(code)
 

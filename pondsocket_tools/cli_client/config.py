@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,9 @@ class Settings:
     join_params: dict[str, Any] = field(default_factory=dict)
     config_path: Path | None = None
     uses_default_url: bool = True
+    headers: dict[str, str] = field(default_factory=dict)
+    cacert: str | None = None
+    insecure: bool = False
 
 
 def config_path(explicit: str | None = None) -> Path:
@@ -109,6 +113,46 @@ def parse_pairs(pairs: tuple[str, ...] | list[str], what: str, *, json_values: b
     return result
 
 
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+def parse_headers(headers: tuple[str, ...] | list[str], cookies: tuple[str, ...] | list[str]
+                  ) -> dict[str, str]:
+    """``--header 'Name: value'`` and ``--cookie 'name=value'`` arguments as HTTP headers.
+
+    A header given twice keeps its last value; the cookies (each argument one or more
+    ``name=value`` pairs separated by ``;``) are joined into one ``Cookie`` header, after a
+    ``Cookie`` given with ``--header``.
+    """
+    result: dict[str, str] = {}
+    for header in headers:
+        name, colon, value = header.partition(":")
+        name, value = name.strip(), value.strip()
+        if not colon or not _HEADER_NAME.match(name):
+            raise ConfigError(f"--header {header!r}: expected 'Name: value', e.g. "
+                              "-H 'Authorization: Bearer TOKEN'")
+        if "\r" in value or "\n" in value:
+            raise ConfigError(f"--header {name}: the value must be one line")
+        for existing in [key for key in result if key.lower() == name.lower()]:
+            del result[existing]
+        result[name] = value
+    pairs: list[str] = []
+    for cookie in cookies:
+        for pair in (part.strip() for part in cookie.split(";")):
+            if not pair:
+                continue
+            key, eq, _ = pair.partition("=")
+            if not eq or not key.strip() or any(c in pair for c in "\r\n"):
+                raise ConfigError(f"--cookie {cookie!r}: expected NAME=VALUE (several: "
+                                  "'a=1; b=2')")
+            pairs.append(pair)
+    if pairs:
+        given = next((key for key in result if key.lower() == "cookie"), None)
+        before = [result.pop(given)] if given else []
+        result["Cookie"] = "; ".join(before + pairs)
+    return result
+
+
 def parse_json_object(text: str) -> dict[str, Any]:
     """A JSON object argument (``-`` is not handled here)."""
     try:
@@ -124,7 +168,9 @@ def parse_json_object(text: str) -> dict[str, Any]:
 def resolve(*, url: str | None = None, token: str | None = None,
             params: tuple[str, ...] = (), transport: str | None = None,
             timeout: float | None = None, join_params: tuple[str, ...] = (),
-            config: str | None = None) -> Settings:
+            config: str | None = None, headers: tuple[str, ...] = (),
+            cookies: tuple[str, ...] = (), cacert: str | None = None,
+            insecure: bool = False) -> Settings:
     """Combine options (and the environment, already applied by click) with the config
     file and the defaults."""
     path = config_path(config)
@@ -157,4 +203,7 @@ def resolve(*, url: str | None = None, token: str | None = None,
     settings.timeout = float(chosen_timeout)
     settings.join_params = {**(data.get("join_params") or {}),
                             **parse_pairs(join_params, "--join-param", json_values=True)}
+    settings.headers = parse_headers(headers, cookies)
+    settings.cacert = cacert
+    settings.insecure = insecure
     return settings

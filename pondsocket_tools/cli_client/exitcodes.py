@@ -18,6 +18,8 @@ code meaning
 
 from __future__ import annotations
 
+import ssl
+
 from pondsocket_tools.client import (
     ChannelClosedError,
     ClientClosedError,
@@ -30,6 +32,7 @@ from pondsocket_tools.client import (
     RequestTimeoutError,
     ServerError,
 )
+from pondsocket_tools.client.transport import redact
 
 OK = 0
 ERROR = 1
@@ -59,6 +62,17 @@ def describe(exc: BaseException, *, demo: bool = False, token_sent: bool = True
             hint = "no PondSocket endpoint at this URL path (the demo's is /api/socket)"
         return REFUSED, f"connection refused by the server: HTTP {exc.status}" + (
             f" {exc.reason}" if exc.reason else ""), hint
+    tls = _tls_error(exc) if isinstance(exc, ConnectError) else None
+    if tls is not None:
+        url = redact(getattr(exc, "url", "") or "the server")
+        if isinstance(tls, ssl.SSLCertVerificationError):
+            reason = tls.verify_message or tls.reason or "verification failed"
+            return (UNREACHABLE, f"cannot connect to {url}: the server's TLS certificate is "
+                                 f"not trusted ({reason})",
+                    "pass the CA certificate that signed it with --cacert FILE, or skip the "
+                    "check with --insecure (testing only)")
+        return (UNREACHABLE, f"cannot connect to {url}: TLS failed ({tls.reason or tls})",
+                "is the server speaking TLS at this address? (ws:// and http:// are plain)")
     if isinstance(exc, ConnectError):
         hint = "is the server running and the URL right? (--url, PONDCTL_URL)"
         if demo:
@@ -77,3 +91,19 @@ def describe(exc: BaseException, *, demo: bool = False, token_sent: bool = True
     if isinstance(exc, PondClientError):
         return ERROR, str(exc), ""
     return ERROR, f"{type(exc).__name__}: {exc}", ""
+
+
+def _tls_error(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS error behind a connection failure, if there is one (the transports wrap it:
+    ``ConnectError.cause``, then the libraries' own exception chains)."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return current
+        pending += [getattr(current, "cause", None), current.__cause__, current.__context__]
+    return None

@@ -21,12 +21,14 @@ from pondsocket_tools.client import (
 from pondsocket_tools.client.transport import redact
 
 from . import exitcodes
-from .common import make_client
+from .common import channel_problem, make_client
 from .config import ConfigError, Settings, parse_json_object
+from .identity import display_name, first_events
 from .output import (
     clock,
     compact,
     format_event,
+    name_style,
     presence_table,
     state_line,
     status,
@@ -34,18 +36,33 @@ from .output import (
     stdout_console,
 )
 
-HELP = """\
-  <text>                 send the text as {event} {{"{key}": "<text>"}}
-  /event NAME [JSON]     send event NAME with a JSON object payload
-  /request NAME [JSON]   send NAME and show the server's reply
-  /presence              show who is in the channel
-  /join CHANNEL          join CHANNEL and leave this one (stays here if declined)
-  /leave                 leave the channel and exit
-  /quit                  disconnect and exit (Ctrl+D too)
-  /help                  this help
-  //text                 send text that starts with /"""
+#: The commands of a session: ``/help`` and ``pondctl join --help`` both list these.
+SESSION_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("/event NAME [JSON]", "send event NAME with a JSON object payload"),
+    ("/request NAME [JSON]", "send NAME and show the server's reply"),
+    ("/presence", "show who is in the channel"),
+    ("/join CHANNEL", "join CHANNEL and leave this one (stays here if declined)"),
+    ("/leave", "leave the channel and exit"),
+    ("/quit", "disconnect and exit (Ctrl+D too)"),
+    ("/help", "this help"),
+    ("//text", "send text that starts with /"),
+)
+
+
+def command_lines(indent: str = "  ") -> str:
+    """The session commands, one per line, aligned."""
+    return "\n".join(f"{indent}{usage:<22} {text}" for usage, text in SESSION_COMMANDS)
+
+
+def session_help(event_name: str, text_key: str) -> str:
+    """What ``/help`` prints."""
+    text_line = f'  {"<text>":<22} send the text as {event_name} {{"{text_key}": "<text>"}}'
+    return text_line + "\n" + command_lines()
+
 
 _QUIT = "quit"
+#: How long ``join`` waits for its own presence entry before printing its header.
+IDENTITY_WAIT = 1.0
 
 
 def stdin_lines() -> asyncio.Queue[str | None]:
@@ -119,15 +136,18 @@ class Session:
             self.note(f"left {self.chat.name}")
             return _QUIT
         if command in ("help", "?"):
-            self.out.print(Text(HELP.format(event=self.event_name, key=self.text_key)))
+            self.out.print(Text(session_help(self.event_name, self.text_key)))
             return None
         if command in ("presence", "who"):
             self.out.print(presence_table(self.chat.name, self.chat.presence))
             return None
         if command in ("join", "switch"):
             target = rest.strip()
+            problem = channel_problem(target) if target else None
             if not target:
                 self.error(f"usage: /{command} CHANNEL")
+            elif problem:
+                self.error(problem)
             elif target == self.chat.name:
                 self.error(f"already in {target}")
             else:
@@ -254,13 +274,22 @@ async def interactive_join(settings: Settings, channel: str, event_name: str,
         chat = await client.join(channel, settings.join_params)
         chat.on_join(lambda c: status(out, f"rejoined {c.name}", "green")
                      if c.joins > 1 else None)
+        # Our own presence entry names us; it comes with the first presence frame (a server
+        # that tracks nobody costs at most a second's wait here).
+        first = await first_events(chat, min(settings.timeout, IDENTITY_WAIT))
+        name = display_name(first.own_entry, settings.params, settings.join_params,
+                            client.user_id)
+        ids = f" (user id {client.user_id})" if client.user_id and client.user_id != name else ""
         out.print(Text("Joined ", style="bold green") + Text(channel, style="bold")
-                  + Text(f" on {redact(client.url)} as {client.user_id or '?'}", style="dim"))
+                  + Text(f" on {redact(client.url)} as ", style="dim")
+                  + Text(name, style=name_style(name)) + Text(ids, style="dim"))
         out.print(Text(f"Type a message and press Enter ({event_name} "
                        f'{{"{text_key}": ...}}); /help for commands, /quit to exit.',
                        style="dim"))
         session = Session(client, chat, event_name, text_key, out, err, settings.timeout,
                           settings.join_params)
+        for item in first.items:  # read while waiting for our name: shown now, in order
+            out.print(format_event(item))
         return await session.run()
     finally:
         await client.close()

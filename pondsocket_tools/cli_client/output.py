@@ -14,16 +14,18 @@ from rich.text import Text
 
 from pondsocket_tools.client import ConnectionState, Message, PresenceEvent, StateChange
 
+from .pipes import PipeAwareConsole
+
 _NAME_COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan",
                  "bright_magenta", "bright_green", "bright_blue")
 
 
 def stdout_console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return PipeAwareConsole(highlight=False, soft_wrap=True)
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return PipeAwareConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def clock(at: float | None = None) -> str:
@@ -43,12 +45,18 @@ def json_line(frame: dict[str, Any]) -> str:
     return compact(frame)
 
 
-def who(entry: dict[str, Any]) -> str:
+def name_in(entry: dict[str, Any]) -> str | None:
+    """The name a presence entry gives (``name``, ``username``, ``user``, ``id``, ``userId``)."""
     for key in ("name", "username", "user", "id", "userId"):
         value = entry.get(key)
         if isinstance(value, str | int) and value != "":
             return str(value)
-    return compact(entry) if entry else "someone"
+    return None
+
+
+def who(entry: dict[str, Any]) -> str:
+    """A presence entry's name, or the entry itself when it has none."""
+    return name_in(entry) or (compact(entry) if entry else "someone")
 
 
 def _stamp(at: float) -> Text:
@@ -108,14 +116,15 @@ def format_event(item: Message | PresenceEvent) -> Text:
     return format_message(item)
 
 
-def presence_table(channel: str, presence: list[dict[str, Any]]) -> Table:
+def presence_table(channel: str, presence: list[dict[str, Any]], *,
+                   title: str | None = None) -> Table:
     """The presence list as a table (columns: the union of the entries' keys)."""
     columns: list[str] = []
     for entry in presence:
         for key in entry:
             if key not in columns:
                 columns.append(key)
-    table = Table(title=f"{channel}: {len(presence)} present", title_justify="left")
+    table = Table(title=title or f"{channel}: {len(presence)} present", title_justify="left")
     for key in columns or ["(empty)"]:
         table.add_column(key)
     for entry in presence:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import queue
@@ -18,6 +19,7 @@ from click.testing import CliRunner, Result
 
 from pondsocket_tools.cli import main
 
+from .apps import build_lab
 from .conftest import REPO, free_port
 
 WAIT = 10.0
@@ -160,12 +162,88 @@ def test_declined_join(cli_env) -> None:
 # -- presence ----------------------------------------------------------------------------
 
 
-def test_presence_table_and_json(cli_env) -> None:
-    result = pondctl("presence", "/chat/presence", "-p", "name=ada")
+def test_presence_of_an_empty_room_lists_nobody(cli_env) -> None:
+    result = pondctl("presence", "/chat/presence-empty", "-p", "name=ada")
     assert result.exit_code == 0, result.output
-    assert "/chat/presence: 1 present" in result.stdout and "ada" in result.stdout
-    result = pondctl("presence", "/chat/presence", "--json", "-p", "name=bob")
-    assert json.loads(result.stdout) == [{"name": "bob", "status": "online", "role": "member"}]
+    assert "/chat/presence-empty: nobody else present" in result.stdout
+    assert "ada" not in result.stdout and "guest-" not in result.stdout
+    result = pondctl("presence", "/chat/presence-empty", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == []
+
+
+async def test_presence_lists_the_others_only(cli_env, make_client) -> None:
+    members = []
+    for name in ("bob", "ada"):  # an "ada" already there: only our own entry is left out
+        member = make_client(cli_env.url, {"token": "demo", "name": name})
+        await member.join("/chat/presence-others")
+        members.append(member)
+    result = await asyncio.to_thread(pondctl, "presence", "/chat/presence-others", "--json",
+                                     "-p", "name=ada")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [
+        {"name": "bob", "status": "online", "role": "member"},
+        {"name": "ada", "status": "online", "role": "member"}]
+    result = await asyncio.to_thread(pondctl, "presence", "/chat/presence-others")
+    assert "/chat/presence-others: 2 present besides you" in result.stdout
+    assert "guest-" not in result.stdout
+
+
+async def test_presence_leaves_itself_out_on_another_server(cli_env, start_app) -> None:
+    lab = await start_app(build_lab().app)  # tracks {"name": ...}: not the demo's entries
+    result = await asyncio.to_thread(pondctl, "presence", "/room/1", "--json",
+                                     "-u", lab.url, "-t", "demo", "-p", "name=me")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == []
+
+
+# -- join: header, channel names, help -----------------------------------------------------
+
+
+def test_join_header_names_you(cli_env) -> None:
+    result = pondctl("join", "/chat/header", "-p", "name=ada", input="/quit\n")
+    assert result.exit_code == 0, result.output
+    header = result.stdout.splitlines()[0]
+    assert header.startswith("Joined /chat/header on ws://127.0.0.1:")
+    assert " as ada (user id " in header
+
+
+async def test_join_header_takes_the_name_the_server_tracks(cli_env, start_app) -> None:
+    lab = await start_app(build_lab().app)  # tracks {"name": <join param name>}
+    result = await asyncio.to_thread(pondctl, "join", "/room/1", "-u", lab.url, "-t", "demo",
+                                     "-j", "name=zed", input="/quit\n")
+    assert result.exit_code == 0, result.output
+    assert " as zed (user id " in result.stdout.splitlines()[0]
+
+
+@pytest.mark.parametrize("command", [
+    ["join", "chat/1"], ["send", "chat/1", "message"], ["request", "chat/1", "ping"],
+    ["presence", "chat/1"], ["listen", "chat/1"]])
+def test_channel_without_leading_slash_is_refused(command: list[str]) -> None:
+    result = pondctl(*command)
+    assert result.exit_code == 2
+    assert "Invalid value for 'CHANNEL': 'chat/1' does not start with '/'" in result.stderr
+    assert "try '/chat/1'" in result.stderr
+
+
+def test_join_command_refuses_a_channel_without_slash_and_stays(cli_env) -> None:
+    result = pondctl("join", "/chat/stay", input="/join chat/2\n/presence\n/quit\n")
+    assert result.exit_code == 0, result.output
+    assert "✗ 'chat/2' does not start with '/' (channel names are paths: try '/chat/2')" in \
+        result.stdout
+    assert "/chat/stay: 1 present" in result.stdout  # still in the first channel
+
+
+def test_join_help_lists_the_session_commands(cli_env) -> None:
+    from pondsocket_tools.cli_client.interactive import SESSION_COMMANDS
+
+    help_text = pondctl("join", "--help").stdout
+    assert "/join CHANNEL" in help_text
+    for usage, text in SESSION_COMMANDS:
+        assert f"{usage:<22} {text}" in help_text, usage
+    session = pondctl("join", "/chat/help", input="/help\n/quit\n")
+    for usage, text in SESSION_COMMANDS:
+        assert f"{usage:<22} {text}" in session.stdout, usage
 
 
 # -- config file and environment ----------------------------------------------------------
@@ -176,9 +254,9 @@ def test_config_file(cli_env, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("PONDCTL_TOKEN")
     config = tmp_path / "pondctl.toml"
     config.write_text(f'url = "{cli_env.url}"\ntoken = "demo"\n[params]\nname = "cfg"\n')
-    result = pondctl("presence", "/chat/config", "--json", "--config", str(config))
+    result = pondctl("listen", "/chat/config", "--json", "-n", "1", "--config", str(config))
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)[0]["name"] == "cfg"
+    assert json.loads(result.stdout)["payload"]["changed"]["name"] == "cfg"  # its own JOIN
     monkeypatch.setenv("PONDCTL_CONFIG", str(config))
     assert pondctl("connect").exit_code == 0
     config.write_text("url = [")
@@ -334,3 +412,51 @@ def test_connect_hold_stays_until_interrupted(cli_env) -> None:
     finally:
         if holder.proc.poll() is None:
             holder.proc.kill()
+
+
+# -- a closed output pipe -------------------------------------------------------------------
+
+
+def read_first_line(stream: Any) -> bytes:
+    """The first line a process writes to ``stream`` (a binary pipe), with a bounded wait."""
+    import select
+
+    data = b""
+    deadline = WAIT
+    while b"\n" not in data:
+        ready, _, _ = select.select([stream], [], [], deadline)
+        assert ready, f"no line within {WAIT}s: {data!r}"
+        chunk = os.read(stream.fileno(), 4096)
+        assert chunk, f"the output ended before a line: {data!r}"
+        data += chunk
+    return data
+
+
+@pytest.mark.parametrize("args", [
+    ["listen", "/chat/pipe", "--json"],
+    ["listen", "/chat/pipe"],
+    ["join", "/chat/pipe"],
+], ids=["listen-json", "listen", "join"])
+def test_closed_output_pipe_ends_quietly(cli_env, args: list[str]) -> None:
+    """``pondctl listen --json | head -1``: when the reader goes, the command ends with 0."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pondsocket_tools.cli", *args, "-p", "name=piped"], cwd=REPO,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.PIPE)
+    try:
+        first = read_first_line(proc.stdout)  # listen: its own JOIN; join: the header
+        assert first.strip()
+        assert proc.stdout is not None
+        proc.stdout.close()  # the reader has had enough, like head after its lines
+        # The next frame it prints finds the pipe closed.
+        assert pondctl("send", "/chat/pipe", "message", '{"text": "more"}').exit_code == 0
+        code = proc.wait(timeout=WAIT)
+        assert proc.stderr is not None
+        stderr = proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=WAIT)
+        assert proc.stdin is not None
+        proc.stdin.close()  # join: standard input stays open until here (no end of input)
+    assert code == 0, stderr
+    assert "Error" not in stderr and "BrokenPipe" not in stderr and "Traceback" not in stderr

@@ -88,6 +88,7 @@ async def test_interactive_join_talks_to_a_second_client(demo_process, pane_fact
     pane = pane_factory(join_command(demo_process.url, "/chat/tmux", "-p", "name=ada"))
     wait = asyncio.to_thread
     await wait(pane.wait_for, "Joined /chat/tmux")
+    await wait(pane.wait_for, " as ada (user id ")  # the header names you
     await wait(pane.wait_for, "→ ada joined (online)")
 
     bob = make_client(demo_process.url, {"token": "demo", "name": "bob"})
