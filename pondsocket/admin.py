@@ -225,7 +225,7 @@ class AdminInspector:
         channel = self.find_channel(name, endpoint)
         if channel is None:
             return None
-        presence = channel._presence  # read-only: no copies of every member's presence
+        presence = channel.presence  # a read-only view: no copies of every member's presence
         expose = expose_assigns
         members: list[dict[str, Any]] = []
         for uid, member in channel.members.items():

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .adminbus import BUS
+from .contexts.outgoing import OutgoingContext
 from .enums import (
     ChannelReceiver,
     LeaveReason,
@@ -17,10 +19,12 @@ from .enums import (
     SystemEvents,
 )
 from .errors import PondError, conflict, not_found, unavailable
-from .transport.base import BaseTransport, Transport
+from .middleware import MiddlewareFn, run_chain
+from .transport.base import BaseTransport, Transport, deliver
 from .types import (
     AllExceptSender,
     AllUsers,
+    Event,
     PondAssigns,
     PondMessage,
     PondPresence,
@@ -32,7 +36,6 @@ from .types import (
 from .wire import Frame, encode_event, encode_frame, encode_json, new_request_id
 
 if TYPE_CHECKING:
-    from .contexts.outgoing import OutgoingContext
     from .lobby import Lobby
 
 log = logging.getLogger("pondsocket.channel")
@@ -51,20 +54,6 @@ class Member:
 
     def send(self, frame: Frame) -> None:
         deliver(self.transport, frame)
-
-
-def deliver(transport: Transport, frame: Frame) -> None:
-    """Queue ``frame`` on ``transport`` without waiting.
-
-    A :class:`BaseTransport` takes the shared bytes as they are. Any other implementation of
-    the :class:`Transport` protocol gets an :class:`Event` through ``send_event`` in a task.
-    """
-    if isinstance(transport, BaseTransport):
-        transport.send_frame(frame)
-        return
-    from .wire import frame_to_event
-
-    asyncio.get_running_loop().create_task(transport.send_event(frame_to_event(frame)))
 
 
 def _valid_presence(payload: PondMessage) -> bool:
@@ -108,6 +97,8 @@ class Channel:
         self._lobby = lobby
         self._members: dict[str, Member] = {}
         self._presence: dict[str, PondPresence] = {}
+        self._presence_view = MappingProxyType(self._presence)
+        self._replica = ChannelReplica(self)
         # Members on other nodes (user id -> their node id and assigns), with a cluster.
         self._remote: dict[str, RemoteMember] = {}
         self._cluster = lobby.endpoint.pond.cluster
@@ -135,6 +126,29 @@ class Channel:
         return self._members
 
     @property
+    def presence(self) -> Mapping[str, PondPresence]:
+        """Tracked presence by user id, local and remote: a live read-only view, no copies
+        (:meth:`get_presence` copies)."""
+        return self._presence_view
+
+    @property
+    def replica(self) -> ChannelReplica:
+        """What a cluster plug-in applies other nodes' changes through."""
+        return self._replica
+
+    @property
+    def is_idle(self) -> bool:
+        """No members and no join handler running: the channel may close."""
+        return not self._members and not self._pending_joins
+
+    def join_started(self) -> None:
+        """A join handler started: the channel stays open, even empty, until it ends."""
+        self._pending_joins += 1
+
+    def join_finished(self) -> None:
+        self._pending_joins -= 1
+
+    @property
     def node_id(self) -> str:
         return self._lobby.endpoint.pond.node_id
 
@@ -157,7 +171,7 @@ class Channel:
         """The member ``user_id``, local or remote (``PondError`` 404 when not a member)."""
         member = self._members.get(user_id)
         if member is not None:
-            return self._user(member)
+            return self.user_of(member)
         remote = self._remote.get(user_id)
         if remote is None:
             raise not_found(self.name, f"User {user_id} is not a member of {self.name}")
@@ -165,7 +179,8 @@ class Channel:
         return User(user_id, dict(remote.assigns),
                     dict(presence) if presence is not None else None)
 
-    def _user(self, member: Member) -> User:
+    def user_of(self, member: Member) -> User:
+        """``member`` as a :class:`User`: copies of its assigns and presence."""
         presence = self._presence.get(member.user_id)
         return User(member.user_id, dict(member.assigns),
                     dict(presence) if presence is not None else None)
@@ -201,10 +216,12 @@ class Channel:
 
     async def add_user(self, transport: Transport, assigns: PondAssigns | None = None) -> None:
         """Make ``transport``'s user a member (no acknowledgement is sent)."""
-        self._admit(transport, assigns)
+        self.admit(transport, assigns)
 
-    def _admit(self, transport: Transport, assigns: PondAssigns | None,
-               ack_request_id: str | None = None) -> Member:
+    def admit(self, transport: Transport, assigns: PondAssigns | None, *,
+              ack_request_id: str | None = None) -> Member:
+        """Make ``transport``'s user a member now. With ``ack_request_id`` the join's
+        ``SYSTEM``/``ACKNOWLEDGE`` is queued first, so nothing about the channel overtakes it."""
         user_id = transport.get_id()
         if not self._active:
             raise unavailable(self.name, f"Channel {self.name} is closed")
@@ -216,7 +233,7 @@ class Channel:
             member.send(encode_frame(ServerActions.SYSTEM, SystemEvents.ACKNOWLEDGE, self.name,
                                      ack_request_id, {}))
         self._members[user_id] = member
-        self._lobby._member_added(self, member)
+        self._lobby.member_added(self, member)
         if self._cluster is not None:
             self._cluster.user_joined(self, member)
         return member
@@ -234,11 +251,11 @@ class Channel:
             return False
         if user_id in self._presence:
             await self._untrack(user_id)
-        self._lobby._member_removed(self, member)
+        self._lobby.member_removed(self, member)
         if self._cluster is not None:
             self._cluster.user_left(self, user_id)
-        await self._lobby._run_leave_handler(self, self._user_after_leave(member), reason)
-        if not self._members and not self._pending_joins:
+        await self._lobby.member_left(self, self._user_after_leave(member), reason)
+        if self.is_idle:
             await self.close()
         return True
 
@@ -269,14 +286,14 @@ class Channel:
             self._presence.pop(user_id, None)
             member.send(encode_frame(ServerActions.SYSTEM, SystemEvents.EVICTED, self.name,
                                      new_request_id(), {"reason": reason}))
-            self._lobby._member_removed(self, member)
+            self._lobby.member_removed(self, member)
             if self._cluster is not None:
                 self._cluster.user_left(self, user_id)
-            await self._lobby._run_leave_handler(self, self._user_after_leave(member),
-                                                 LeaveReason.CHANNEL_CLOSED)
+            await self._lobby.member_left(self, self._user_after_leave(member),
+                                          LeaveReason.CHANNEL_CLOSED)
         self._active = False
         self._remote.clear()
-        self._lobby._channel_closed(self)
+        self._lobby.channel_closed(self)
         if self._cluster is not None:
             self._cluster.channel_closed(self)
 
@@ -298,7 +315,7 @@ class Channel:
         are queued for everyone; otherwise each recipient's handler may transform or block it.
         """
         request_id = request_id or new_request_id()
-        outgoing = self._lobby._outgoing_for(event_name)
+        outgoing = self._lobby.outgoing_route(event_name)
         count = 0
         if outgoing is None:
             frame = encode_frame(action, event_name, self.name, request_id, payload)
@@ -315,20 +332,18 @@ class Channel:
         self.frames_delivered += count
         return count
 
-    async def _outgoing_frame(self, outgoing: Any, member: Member, action: str, event_name: str,
+    async def _outgoing_frame(self, outgoing: tuple[Any, tuple[MiddlewareFn, ...], Route],
+                              member: Member, action: str, event_name: str,
                               payload: PondMessage, request_id: str) -> Frame | None:
-        from .contexts.outgoing import OutgoingContext
-        from .types import Event
-
         handler, middlewares, route = outgoing
         # A copy per recipient: a handler that edits the payload in place must not change
         # what the next recipient gets.
         event = Event(action, self.name, request_id, event_name, dict(payload))
         ctx: OutgoingContext = OutgoingContext(channel=self, event=event,
-                                               user=self._user(member),
+                                               user=self.user_of(member),
                                                transport=member.transport, route=route)
         try:
-            await self._lobby._run_outgoing(ctx, handler, middlewares)
+            await run_chain(middlewares, ctx, handler)
         except Exception:
             log.exception("outgoing handler for %r on %s failed; frame not sent to %s",
                           event_name, self.name, member.user_id)
@@ -353,7 +368,7 @@ class Channel:
         if self._cluster is not None:  # always: members elsewhere may not be known yet
             self._cluster.user_message(self, event_name, payload, recipients, request_id)
         self.messages_broadcast += 1
-        self._lobby._report_broadcast(self, event_name, count)
+        self._lobby.broadcast_sent(self, event_name, count)
         if BUS.active:
             BUS.emit("broadcast", self, event=event_name, recipients=count,
                      size=_payload_size(payload))
@@ -442,79 +457,6 @@ class Channel:
         if BUS.active:
             BUS.emit("presence", self, kind=str(kind), changed=changed)
 
-    # -- state from other nodes (called by the cluster, never published again) ----------
-
-    def _local_state(self) -> list[dict[str, Any]]:
-        """This node's members, as a ``STATE_RESPONSE`` lists them."""
-        return [{"id": uid, "assigns": dict(m.assigns),
-                 "presence": dict(self._presence.get(uid) or {})}
-                for uid, m in self._members.items()]
-
-    async def _remote_joined(self, user_id: str, node_id: str, assigns: PondAssigns,
-                             presence: PondPresence | None) -> None:
-        if user_id in self._members:
-            return
-        self._remote[user_id] = RemoteMember(user_id, node_id, dict(assigns))
-        if presence:
-            await self._remote_presence(user_id, node_id, presence)
-
-    async def _remote_left(self, user_id: str) -> None:
-        if self._remote.pop(user_id, None) is not None and user_id in self._presence:
-            last = self._presence.pop(user_id)
-            await self._publish_presence(PresenceEventTypes.LEAVE, last)
-
-    async def _remote_presence(self, user_id: str, node_id: str, data: PondPresence) -> None:
-        if user_id in self._members:
-            return
-        if user_id not in self._remote:
-            self._remote[user_id] = RemoteMember(user_id, node_id, {})
-        kind = PresenceEventTypes.UPDATE if user_id in self._presence else PresenceEventTypes.JOIN
-        if self._presence.get(user_id) == data:
-            return  # a replayed snapshot: nothing changed
-        self._presence[user_id] = dict(data)
-        await self._publish_presence(kind, dict(data))
-
-    async def _remote_presence_removed(self, user_id: str) -> None:
-        if user_id in self._remote and user_id in self._presence:
-            last = self._presence.pop(user_id)
-            await self._publish_presence(PresenceEventTypes.LEAVE, last)
-
-    def _remote_assigns(self, user_id: str, assigns: PondAssigns) -> None:
-        remote = self._remote.get(user_id)
-        if remote is not None:
-            remote.assigns = dict(assigns)
-
-    async def _replace_node_users(self, node_id: str, users: list[dict[str, Any]]) -> None:
-        """Apply a node's authoritative list of its members: who is gone leaves."""
-        listed = {user["id"] for user in users}
-        for uid in [uid for uid, r in self._remote.items()
-                    if r.node_id == node_id and uid not in listed]:
-            await self._remote_left(uid)
-        for user in users:
-            presence = user.get("presence") or None
-            await self._remote_joined(user["id"], node_id, user.get("assigns") or {},
-                                      presence)
-            if presence is None:  # untracked meanwhile
-                await self._remote_presence_removed(user["id"])
-
-    async def _drop_node(self, node_id: str) -> None:
-        """A node died: its members leave (presence LEAVE to local members)."""
-        for uid in [uid for uid, r in self._remote.items() if r.node_id == node_id]:
-            await self._remote_left(uid)
-
-    async def _remote_message(self, event_name: str, payload: PondMessage, request_id: str,
-                              from_user_id: str, descriptor: Any) -> None:
-        if descriptor == ChannelReceiver.ALL_USERS:
-            spec: RecipientSpec = AllUsers()
-        elif descriptor == ChannelReceiver.ALL_EXCEPT_SENDER:
-            spec = AllExceptSender(from_user_id)
-        elif isinstance(descriptor, list):
-            spec = ToUsers(tuple(str(uid) for uid in descriptor))
-        else:
-            return
-        await self._deliver(ServerActions.BROADCAST, event_name, payload,
-                            self._recipients(spec), request_id)
-
     # -- inbound -------------------------------------------------------------------------
 
     async def handle_incoming_event(self, event: Any, sender_id: str) -> None:
@@ -523,10 +465,110 @@ class Channel:
         if member is None:
             raise PondError(f"Not a member of {self.name}", 403, channel_name=self.name)
         self.messages_received += 1
-        await self._lobby._handle_event(self, member, event)
+        await self._lobby.handle_event(self, member, event)
 
     def __repr__(self) -> str:
         return f"<Channel {self.name} members={len(self._members)}>"
 
 
-__all__ = ["Channel", "Member", "RemoteMember", "deliver"]
+class ChannelReplica:
+    """The members other nodes hold of one channel, as a cluster plug-in reports them.
+
+    Changes applied here reach this node's members (presence frames, messages) and are never
+    published again. The cluster calls nothing else of the channel but its public API.
+    """
+
+    __slots__ = ("_channel",)
+
+    def __init__(self, channel: Channel) -> None:
+        self._channel = channel
+
+    def local_state(self) -> list[dict[str, Any]]:
+        """This node's members, as a ``STATE_RESPONSE`` lists them."""
+        channel = self._channel
+        return [{"id": uid, "assigns": dict(m.assigns),
+                 "presence": dict(channel._presence.get(uid) or {})}
+                for uid, m in channel._members.items()]
+
+    def has_node(self, node_id: str) -> bool:
+        """True when a member of ``node_id`` is known here."""
+        return any(r.node_id == node_id for r in self._channel._remote.values())
+
+    async def joined(self, user_id: str, node_id: str, assigns: PondAssigns,
+                     presence: PondPresence | None) -> None:
+        channel = self._channel
+        if user_id in channel._members:
+            return
+        channel._remote[user_id] = RemoteMember(user_id, node_id, dict(assigns))
+        if presence:
+            await self.presence_changed(user_id, node_id, presence)
+
+    async def left(self, user_id: str) -> None:
+        channel = self._channel
+        if channel._remote.pop(user_id, None) is not None and user_id in channel._presence:
+            last = channel._presence.pop(user_id)
+            await channel._publish_presence(PresenceEventTypes.LEAVE, last)
+
+    async def presence_changed(self, user_id: str, node_id: str, data: PondPresence) -> None:
+        channel = self._channel
+        if user_id in channel._members:
+            return
+        if user_id not in channel._remote:
+            channel._remote[user_id] = RemoteMember(user_id, node_id, {})
+        presence = channel._presence
+        kind = PresenceEventTypes.UPDATE if user_id in presence else PresenceEventTypes.JOIN
+        if presence.get(user_id) == data:
+            return  # a replayed snapshot: nothing changed
+        presence[user_id] = dict(data)
+        await channel._publish_presence(kind, dict(data))
+
+    async def presence_removed(self, user_id: str) -> None:
+        channel = self._channel
+        if user_id in channel._remote and user_id in channel._presence:
+            last = channel._presence.pop(user_id)
+            await channel._publish_presence(PresenceEventTypes.LEAVE, last)
+
+    def assigns_replaced(self, user_id: str, assigns: PondAssigns) -> None:
+        remote = self._channel._remote.get(user_id)
+        if remote is not None:
+            remote.assigns = dict(assigns)
+
+    def assign_set(self, user_id: str, key: str, value: Any) -> None:
+        remote = self._channel._remote.get(user_id)
+        if remote is not None:
+            remote.assigns[key] = value
+
+    async def replace_node(self, node_id: str, users: list[dict[str, Any]]) -> None:
+        """Apply a node's authoritative list of its members: who is gone leaves."""
+        listed = {user["id"] for user in users}
+        for uid in [uid for uid, r in self._channel._remote.items()
+                    if r.node_id == node_id and uid not in listed]:
+            await self.left(uid)
+        for user in users:
+            presence = user.get("presence") or None
+            await self.joined(user["id"], node_id, user.get("assigns") or {}, presence)
+            if presence is None:  # untracked meanwhile
+                await self.presence_removed(user["id"])
+
+    async def drop_node(self, node_id: str) -> None:
+        """A node died: its members leave (presence LEAVE to local members)."""
+        for uid in [uid for uid, r in self._channel._remote.items() if r.node_id == node_id]:
+            await self.left(uid)
+
+    async def message(self, event_name: str, payload: PondMessage, request_id: str,
+                      from_user_id: str, descriptor: Any) -> None:
+        """Deliver a broadcast published by another node to this node's recipients."""
+        if descriptor == ChannelReceiver.ALL_USERS:
+            spec: RecipientSpec = AllUsers()
+        elif descriptor == ChannelReceiver.ALL_EXCEPT_SENDER:
+            spec = AllExceptSender(from_user_id)
+        elif isinstance(descriptor, list):
+            spec = ToUsers(tuple(str(uid) for uid in descriptor))
+        else:
+            return
+        channel = self._channel
+        await channel._deliver(ServerActions.BROADCAST, event_name, payload,
+                               channel._recipients(spec), request_id)
+
+
+__all__ = ["Channel", "ChannelReplica", "Member", "RemoteMember", "deliver"]

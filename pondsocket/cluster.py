@@ -186,7 +186,7 @@ class ClusterNode:
         """A ``STATE_RESPONSE``: this node's members of ``channel`` and where the numbering
         of its messages stands."""
         stream, seq = self._numbers((channel.lobby.endpoint.path.lstrip("/"), channel.name))
-        return {"users": channel._local_state(), "stream": stream, "seq": seq}
+        return {"users": channel.replica.local_state(), "stream": stream, "seq": seq}
 
     def _send(self, channel_name: str, endpoint: str, kind: str, fields: dict[str, Any]) -> None:
         timestamp = int(time.time() * 1000)
@@ -439,23 +439,23 @@ class ClusterNode:
         kind = m.get("type")
         uid = m.get("userId", "")
         if kind == T.USER_MESSAGE:
-            await channel._remote_message(m["event"], m.get("payload") or {},
+            await channel.replica.message(m["event"], m.get("payload") or {},
                                           m.get("requestId", ""), m.get("fromUserId", ""),
                                           m.get("recipientDescriptor"))
         elif kind == T.PRESENCE_UPDATE:
-            await channel._remote_presence(uid, source, m.get("presence") or {})
+            await channel.replica.presence_changed(uid, source, m.get("presence") or {})
         elif kind == T.PRESENCE_REMOVED:
-            await channel._remote_presence_removed(uid)
+            await channel.replica.presence_removed(uid)
         elif kind == T.USER_JOINED:
-            await channel._remote_joined(uid, source, m.get("assigns") or {},
+            await channel.replica.joined(uid, source, m.get("assigns") or {},
                                          m.get("presence") or None)
         elif kind == T.USER_LEFT:
-            await channel._remote_left(uid)
+            await channel.replica.left(uid)
         elif kind == T.ASSIGNS_UPDATE:
             if "assigns" in m:
-                channel._remote_assigns(uid, m["assigns"])
-            elif "key" in m and uid in channel.remote_members:
-                channel.remote_members[uid].assigns[m["key"]] = m.get("value")
+                channel.replica.assigns_replaced(uid, m["assigns"])
+            elif "key" in m:
+                channel.replica.assign_set(uid, m["key"], m.get("value"))
         elif kind == T.EVICT_USER:
             if uid in channel.members:
                 await channel.evict_user(uid, m.get("reason") or "Evicted")
@@ -475,7 +475,7 @@ class ClusterNode:
                 # gap is one that follows messages we missed.
                 self._order.start((source, m["endpointName"], m["channelName"]), stream,
                                   seq + 1)
-            await channel._replace_node_users(source, list(m.get("users") or []))
+            await channel.replica.replace_node(source, list(m.get("users") or []))
         elif kind == T.USER_GET_REQUEST:
             member = channel.members.get(uid)
             if member is not None:
@@ -498,9 +498,9 @@ class ClusterNode:
         """Drop the members of ``node``'s previous process; with ``ask``, ask for the current
         one's (it may have announced some before we noticed the restart)."""
         for channel in list(self._channels.values()):
-            if any(r.node_id == node for r in channel.remote_members.values()):
+            if channel.replica.has_node(node):
                 log.warning("node %s restarted: its former members leave", node)
-                await channel._drop_node(node)
+                await channel.replica.drop_node(node)
             if ask:
                 self._channel_send(channel, T.STATE_REQUEST, {"fromNode": self.node_id})
 
@@ -511,7 +511,7 @@ class ClusterNode:
         self._forget(node)
         await self._release_node(node)
         for channel in list(self._channels.values()):
-            await channel._drop_node(node)
+            await channel.replica.drop_node(node)
 
     def _forget(self, node: str) -> None:
         """Stop counting ``node`` as alive; it is asked for its state if it speaks again."""
@@ -549,7 +549,7 @@ class ClusterNode:
             log.warning("node %s is silent for over %.1fs: its members leave", node,
                         self.heartbeat_timeout)
             for channel in list(self._channels.values()):
-                await channel._drop_node(node)
+                await channel.replica.drop_node(node)
 
     async def _resync(self) -> None:
         """After a pub/sub outage: ask for every channel's state and announce ours.

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .channel import deliver
-from .contexts.connection import ConnectionContext
+from .contexts.connection import ConnectionContext, fail_closed
 from .enums import ClientActions, ErrorTypes, LeaveReason, ServerActions, SystemEntity, SystemEvents
 from .errors import PondError, as_pond_error
 from .hooks import Hooks
@@ -75,7 +75,8 @@ class Endpoint:
         return self.pond.options.hooks
 
     @property
-    def _metrics(self) -> Any:
+    def metrics(self) -> Any:
+        """The server's metrics collector."""
         return self.pond.metrics
 
     @property
@@ -150,8 +151,8 @@ class Endpoint:
             err = as_pond_error(exc)
             if not isinstance(exc, PondError):
                 log.exception("connection handler of %s failed", self._path)
-                self._metrics.connection_error(ctx.user_id, exc)
-            ctx._fail(err.code, err.message)
+                self.metrics.connection_error(ctx.user_id, exc)
+            fail_closed(ctx, err.code, err.message)
         if not (ctx.is_accepted or ctx.is_declined):
             ctx.decline(500, "Connection handler did not accept or decline the connection")
         return ctx
@@ -179,7 +180,7 @@ class Endpoint:
         if user_id in self._connections:
             raise PondError(f"Connection {user_id} is already registered", 409)
         transport.configure(self.options)
-        self.pond._instrument(transport)
+        self.pond.instrument(transport)
         if context is not None:
             for key, value in context.assigns.items():
                 transport.set_assign(key, value)
@@ -196,7 +197,7 @@ class Endpoint:
                                                SystemEntity.GATEWAY, new_request_id(),
                                                payload))
         self.connections_opened += 1
-        self._metrics.connection_opened(user_id, self._path)
+        self.metrics.connection_opened(user_id, self._path)
         hooks = self.hooks
         if hooks is not None and hooks.on_connect is not None:
             try:
@@ -242,7 +243,7 @@ class Endpoint:
         for channel in list(connection.channels.values()):
             await channel.remove_user(user_id, LeaveReason.CONNECTION_CLOSED)
         self.connections_closed += 1
-        self._metrics.connection_closed(user_id, time.monotonic() - connection.opened_at)
+        self.metrics.connection_closed(user_id, time.monotonic() - connection.opened_at)
         hooks = self.hooks
         if hooks is not None and hooks.on_disconnect is not None:
             try:
@@ -250,17 +251,20 @@ class Endpoint:
             except Exception:
                 log.exception("on_disconnect hook failed")
 
-    def _serves(self, transport: Transport) -> bool:
+    def serves(self, transport: Transport) -> bool:
         """True while ``transport`` is a registered connection of this endpoint."""
         connection = self._connections.get(transport.get_id())
         return connection is not None and connection.transport is transport
 
-    def _membership_added(self, user_id: str, channel: Channel) -> None:
+    # -- the lobby host interface (called by the lobbies' channels) -----------------------
+
+    def membership_added(self, user_id: str, channel: Channel) -> None:
+        """``user_id`` joined ``channel``: its connection is now in it."""
         connection = self._connections.get(user_id)
         if connection is not None:
             connection.channels[channel.name] = channel
 
-    def _membership_removed(self, user_id: str, channel: Channel) -> None:
+    def membership_removed(self, user_id: str, channel: Channel) -> None:
         connection = self._connections.get(user_id)
         if connection is not None and connection.channels.get(channel.name) is channel:
             del connection.channels[channel.name]
@@ -277,7 +281,7 @@ class Endpoint:
             err = as_pond_error(exc)
             if not isinstance(exc, PondError):
                 log.exception("handling %s from %s failed", event.action, transport.get_id())
-                self._metrics.error("dispatch", exc)
+                self.metrics.error("dispatch", exc)
             self._error(transport, error_type_for(err.code), err.code, err.message, event)
 
     async def _dispatch(self, connection: Connection, event: Event) -> None:
@@ -318,7 +322,7 @@ class Endpoint:
         lobby, route = found
         connection.pending_joins.add(name)
         try:
-            await lobby._join(transport, event, route)
+            await lobby.join(transport, event, route)
         finally:
             connection.pending_joins.discard(name)
 

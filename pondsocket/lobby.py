@@ -8,32 +8,32 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from .adminbus import BUS
+from .channel import Channel, Member
+from .contexts.event import EventContext
+from .contexts.join import JoinContext
+from .contexts.leave import LeaveContext
+from .contexts.outgoing import OutgoingContext
 from .enums import ErrorTypes, LeaveReason
 from .errors import PondError, as_pond_error
 from .middleware import MiddlewareFn, run_chain
 from .patterns import Pattern, compile_pattern
-from .transport.base import Transport
+from .transport.base import BaseTransport, Transport
 from .types import Event, MessageEvent, Route, User
 
 if TYPE_CHECKING:
-    from .channel import Channel, Member
-    from .contexts.event import EventContext
-    from .contexts.join import JoinContext
-    from .contexts.leave import LeaveContext
-    from .contexts.outgoing import OutgoingContext
     from .endpoint import Endpoint
 
 log = logging.getLogger("pondsocket.lobby")
 
-JoinHandler = Callable[["JoinContext"], Awaitable[None]]
-EventHandler = Callable[["EventContext"], Awaitable[None]]
-OutgoingHandler = Callable[["OutgoingContext"], Awaitable[None]]
-LeaveHandler = Callable[["LeaveContext"], Awaitable[None]]
-JoinMiddlewareFn = Callable[["JoinContext", Callable[[], Awaitable[None]]], Awaitable[None]]
-EventMiddlewareFn = Callable[["EventContext", Callable[[], Awaitable[None]]], Awaitable[None]]
-OutgoingMiddlewareFn = Callable[["OutgoingContext", Callable[[], Awaitable[None]]],
+JoinHandler = Callable[[JoinContext], Awaitable[None]]
+EventHandler = Callable[[EventContext], Awaitable[None]]
+OutgoingHandler = Callable[[OutgoingContext], Awaitable[None]]
+LeaveHandler = Callable[[LeaveContext], Awaitable[None]]
+JoinMiddlewareFn = Callable[[JoinContext, Callable[[], Awaitable[None]]], Awaitable[None]]
+EventMiddlewareFn = Callable[[EventContext, Callable[[], Awaitable[None]]], Awaitable[None]]
+OutgoingMiddlewareFn = Callable[[OutgoingContext, Callable[[], Awaitable[None]]],
                                 Awaitable[None]]
-LeaveMiddlewareFn = Callable[["LeaveContext", Callable[[], Awaitable[None]]], Awaitable[None]]
+LeaveMiddlewareFn = Callable[[LeaveContext, Callable[[], Awaitable[None]]], Awaitable[None]]
 
 _ROUTE_CACHE_LIMIT = 1024
 _NO_MATCH = object()
@@ -143,52 +143,70 @@ class Lobby:
     def _channel_for(self, name: str, route: Route) -> Channel:
         channel = self._channels.get(name)
         if channel is None:
-            from .channel import Channel
-
             channel = self._channels[name] = Channel(name, self, route)
-            self.endpoint._metrics.channel_created(name)
+            self.endpoint.metrics.channel_created(name)
         return channel
 
-    def _channel_closed(self, channel: Channel) -> None:
+    # -- the channel host interface (called by this lobby's channels) ---------------------
+
+    def channel_closed(self, channel: Channel) -> None:
+        """``channel`` has closed: it is forgotten and its counters are kept."""
         if self._channels.get(channel.name) is channel:
             del self._channels[channel.name]
             self.closed_messages_received += channel.messages_received
             self.closed_messages_broadcast += channel.messages_broadcast
             self.closed_frames_delivered += channel.frames_delivered
-            self.endpoint._metrics.channel_destroyed(channel.name)
+            self.endpoint.metrics.channel_destroyed(channel.name)
+
+    def member_added(self, channel: Channel, member: Member) -> None:
+        self.endpoint.membership_added(member.user_id, channel)
+        self.endpoint.metrics.channel_joined(member.user_id, channel.name)
+        if BUS.active:
+            BUS.emit("join", channel, user_id=member.user_id)
+
+    def member_removed(self, channel: Channel, member: Member) -> None:
+        self.endpoint.membership_removed(member.user_id, channel)
+        self.endpoint.metrics.channel_left(member.user_id, channel.name)
+        if BUS.active:
+            BUS.emit("leave", channel, user_id=member.user_id)
+
+    def broadcast_sent(self, channel: Channel, event_name: str, count: int) -> None:
+        self.endpoint.metrics.message_broadcast(channel.name, event_name, count)
+
+    def outgoing_route(self, event_name: str
+                       ) -> tuple[OutgoingHandler, tuple[MiddlewareFn, ...], Route] | None:
+        """The ``on_outgoing`` handler for ``event_name``, or None (then a broadcast is
+        encoded once for everyone)."""
+        if not self._outgoing:
+            return None
+        return self._outgoing.find(event_name)
+
+    async def member_left(self, channel: Channel, user: User, reason: str) -> None:
+        """Run the ``on_leave`` handler for a user who left ``channel``."""
+        if self._leave is None:
+            return
+        handler, middlewares = self._leave
+        ctx = LeaveContext(channel=channel, user=user, reason=str(LeaveReason(reason)),
+                           route=channel.route)
+        try:
+            await run_chain(middlewares, ctx, handler)
+        except Exception:
+            log.exception("leave handler of %s failed", channel.name)
 
     async def close(self) -> None:
         """Close every channel of this lobby."""
         for channel in list(self._channels.values()):
             await channel.close()
 
-    # -- membership bookkeeping ----------------------------------------------------------
-
-    def _member_added(self, channel: Channel, member: Member) -> None:
-        self.endpoint._membership_added(member.user_id, channel)
-        self.endpoint._metrics.channel_joined(member.user_id, channel.name)
-        if BUS.active:
-            BUS.emit("join", channel, user_id=member.user_id)
-
-    def _member_removed(self, channel: Channel, member: Member) -> None:
-        self.endpoint._membership_removed(member.user_id, channel)
-        self.endpoint._metrics.channel_left(member.user_id, channel.name)
-        if BUS.active:
-            BUS.emit("leave", channel, user_id=member.user_id)
-
-    def _report_broadcast(self, channel: Channel, event_name: str, count: int) -> None:
-        self.endpoint._metrics.message_broadcast(channel.name, event_name, count)
-
     # -- join ----------------------------------------------------------------------------
 
-    async def _join(self, transport: Transport, event: Event, route: Route) -> None:
-        """Run the join handler for ``event`` and answer: ACKNOWLEDGE or UNAUTHORIZED."""
-        from .contexts.join import JoinContext
-
+    async def join(self, transport: Transport, event: Event, route: Route) -> None:
+        """Run the join handler for ``event`` (called by the endpoint) and answer:
+        ACKNOWLEDGE or UNAUTHORIZED."""
         channel = self._channel_for(event.channel_name, route)
         ctx = JoinContext(channel=channel, event=event, transport=transport, route=route)
         hooks = self.endpoint.hooks
-        channel._pending_joins += 1
+        channel.join_started()
         try:
             if hooks is not None and hooks.before_join is not None:
                 await hooks.before_join(User(transport.get_id(), transport.clone_assigns()),
@@ -197,7 +215,7 @@ class Lobby:
             try:
                 await run_chain(self._join_middlewares, ctx, self._join_handler)
             finally:
-                self.endpoint._metrics.handler_duration(f"join:{self._path}",
+                self.endpoint.metrics.handler_duration(f"join:{self._path}",
                                                         time.perf_counter() - started)
             if not ctx.has_responded:
                 await ctx.decline(500, "Join handler did not accept or decline the request")
@@ -205,13 +223,13 @@ class Lobby:
             err = as_pond_error(exc)
             if not isinstance(exc, PondError):
                 log.exception("join handler for %s failed", event.channel_name)
-                self.endpoint._metrics.error("join_handler", exc)
+                self.endpoint.metrics.error("join_handler", exc)
             if not ctx.has_responded:
                 await ctx.decline(err.code, err.message)
         finally:
-            channel._pending_joins -= 1
+            channel.join_finished()
         user_id = transport.get_id()
-        if ctx.is_accepted and not self.endpoint._serves(transport):
+        if ctx.is_accepted and not self.endpoint.serves(transport):
             # The connection closed while the handler ran: nobody else will remove it.
             member = channel.members.get(user_id)
             if member is not None and member.transport is transport:
@@ -221,15 +239,14 @@ class Lobby:
                 await hooks.after_join(await channel.get_user(user_id), channel.name)
             except Exception:
                 log.exception("after_join hook failed")
-        if not channel.members and not channel._pending_joins:
+        if channel.is_idle:
             await channel.close()
 
     # -- events --------------------------------------------------------------------------
 
-    async def _handle_event(self, channel: Channel, member: Member, event: Event) -> None:
-        """Dispatch a client event; every failure is answered with an ERROR frame."""
-        from .contexts.event import EventContext
-
+    async def handle_event(self, channel: Channel, member: Member, event: Event) -> None:
+        """Dispatch a client event from ``member`` of ``channel`` (called by the channel);
+        every failure is answered with an ERROR frame."""
         found = self._events.find(event.event)
         transport = member.transport
         if found is None:
@@ -240,7 +257,7 @@ class Lobby:
                              f"No handler for event {event.event!r} on {channel.name}", event)
             return
         handler, middlewares, route = found
-        ctx = EventContext(channel=channel, message=MessageEvent(event, channel._user(member)),
+        ctx = EventContext(channel=channel, message=MessageEvent(event, channel.user_of(member)),
                            route=route)
         hooks = self.endpoint.hooks
         error: BaseException | None = None
@@ -254,14 +271,14 @@ class Lobby:
             err = as_pond_error(exc)
             if not isinstance(exc, PondError):
                 log.exception("handler for %r on %s failed", event.event, channel.name)
-                self.endpoint._metrics.error("event_handler", exc)
+                self.endpoint.metrics.error("event_handler", exc)
             if BUS.active:
                 BUS.emit("error", channel, user_id=member.user_id, event=event.event,
                          code=err.code, message=err.message)
             self._send_error(transport, error_type_for(err.code), err.code, err.message, event,
                              err)
         finally:
-            self.endpoint._metrics.handler_duration(f"{self._path}:{event.event}",
+            self.endpoint.metrics.handler_duration(f"{self._path}:{event.event}",
                                                     time.perf_counter() - started)
         if hooks is not None and hooks.after_message is not None:
             try:
@@ -272,8 +289,6 @@ class Lobby:
     @staticmethod
     def _send_error(transport: Transport, error_type: str, code: int, message: str,
                     event: Event, err: PondError | None = None) -> None:
-        from .transport.base import BaseTransport
-
         if isinstance(transport, BaseTransport):
             extra = None
             if err is not None:
@@ -281,30 +296,6 @@ class Lobby:
                                                                                   "message")}
             transport.send_error(error_type, code, message, request_id=event.request_id,
                                  channel_name=event.channel_name, extra=extra or None)
-
-    # -- outgoing and leave --------------------------------------------------------------
-
-    def _outgoing_for(self, event_name: str) -> Any:
-        if not self._outgoing:
-            return None
-        return self._outgoing.find(event_name)
-
-    async def _run_outgoing(self, ctx: OutgoingContext, handler: OutgoingHandler,
-                            middlewares: tuple[MiddlewareFn, ...]) -> None:
-        await run_chain(middlewares, ctx, handler)
-
-    async def _run_leave_handler(self, channel: Channel, user: User, reason: str) -> None:
-        if self._leave is None:
-            return
-        from .contexts.leave import LeaveContext
-
-        handler, middlewares = self._leave
-        ctx = LeaveContext(channel=channel, user=user, reason=str(LeaveReason(reason)),
-                           route=channel.route)
-        try:
-            await run_chain(middlewares, ctx, handler)
-        except Exception:
-            log.exception("leave handler of %s failed", channel.name)
 
     def __repr__(self) -> str:
         return f"<Lobby {self._path} channels={len(self._channels)}>"

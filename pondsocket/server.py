@@ -115,7 +115,7 @@ class PondSocket:
         if self._pubsub is not None:
             await self._pubsub.close()
 
-    def _instrument(self, transport: BaseTransport) -> None:
+    def instrument(self, transport: BaseTransport) -> None:
         """Wire per-frame metrics into a transport, only when metrics are configured.
 
         A collector that raises is logged and never breaks the connection.
@@ -133,9 +133,7 @@ class PondSocket:
         def backlog(t: BaseTransport, depth: int) -> None:
             _safely(metrics.queue_depth, f"connection:{t.id}", depth)
 
-        transport._on_frame_sent = sent
-        transport._on_frame_received = received
-        transport._on_backlog = backlog
+        transport.instrument(frame_sent=sent, frame_received=received, backlog=backlog)
 
 
 def _safely(call: Any, *args: Any) -> None:

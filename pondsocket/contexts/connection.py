@@ -98,13 +98,6 @@ class ConnectionContext:
             self._decline = (code, str(message))
         self._decision = ConnectionDecision.DECLINED
 
-    def _fail(self, code: int, message: str) -> None:
-        """Decline because the handler failed, even after an ``accept()`` (fail closed)."""
-        if self.is_declined:
-            return
-        self._decline = (code if 400 <= code <= 599 else 500, str(message))
-        self._decision = ConnectionDecision.DECLINED
-        self._reply = None
 
     def reply(self, event_name: str, payload: PondMessage | None = None) -> ConnectionContext:
         """Accept, and send ``event_name`` with ``payload`` right after the CONNECT frame."""
@@ -124,3 +117,13 @@ class ConnectionContext:
 
     def get_assign(self, key: str) -> Any:
         return self._assigns.get(key)
+
+
+def fail_closed(ctx: ConnectionContext, code: int, message: str) -> None:
+    """Decline ``ctx`` because its handler failed, even after an ``accept()``: the endpoint
+    calls this, never an application (whose decisions are final)."""
+    if ctx.is_declined:
+        return
+    ctx._decline = (code if 400 <= code <= 599 else 500, str(message))
+    ctx._decision = ConnectionDecision.DECLINED
+    ctx._reply = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Self
 
 from ..enums import ServerActions, SystemEvents
-from ..transport.base import Transport
+from ..transport.base import Transport, deliver
 from ..types import Event, JoinParams, PondAssigns, PondMessage, PondPresence, Route, User
 from ..wire import encode_frame
 from .base import ChannelUserContext, check_payload
@@ -46,7 +46,7 @@ class JoinContext(ChannelUserContext):
         its connection assigns with the assigns set so far."""
         member = self.channel.members.get(self.user_id) if self._accepted else None
         if member is not None:
-            return self.channel._user(member)
+            return self.channel.user_of(member)
         return User(self.user_id, {**self.transport.clone_assigns(), **self._pending_assigns})
 
     @property
@@ -69,7 +69,7 @@ class JoinContext(ChannelUserContext):
         """Admit the user: ``SYSTEM``/``ACKNOWLEDGE`` goes to the joiner first."""
         if self._responded:
             raise RuntimeError("this join was already answered")
-        self.channel._admit(self.transport, {**self._pending_assigns, **(assigns or {})},
+        self.channel.admit(self.transport, {**self._pending_assigns, **(assigns or {})},
                             ack_request_id=self.event.request_id)
         self._responded = self._accepted = True
         return self
@@ -81,8 +81,6 @@ class JoinContext(ChannelUserContext):
         if not isinstance(code, int) or not 400 <= code <= 599:
             raise ValueError(f"decline code must be an HTTP error status 400-599, got {code!r}")
         self._responded = True
-        from ..channel import deliver
-
         deliver(self.transport, encode_frame(
             ServerActions.SYSTEM, SystemEvents.UNAUTHORIZED, self.event.channel_name,
             self.event.request_id, {"code": code, "message": str(message)}))
@@ -94,8 +92,6 @@ class JoinContext(ChannelUserContext):
     async def reply(self, event_name: str, payload: PondMessage) -> Self:
         """Send a ``SYSTEM`` frame to the joiner (after ``accept()``)."""
         self._require_member("reply")
-        from ..channel import deliver
-
         deliver(self.transport, encode_frame(ServerActions.SYSTEM, event_name, self.channel.name,
                                              self.event.request_id, check_payload(payload)))
         return self

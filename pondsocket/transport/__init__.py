@@ -9,6 +9,7 @@ from .base import (
     OnMessageHandler,
     PushableTransport,
     Transport,
+    deliver,
 )
 from .foreign import ProtocolTransport
 from .memory import InMemoryTransport
@@ -18,5 +19,5 @@ __all__ = [
     "CLOSE_GOING_AWAY", "CLOSE_NORMAL", "CLOSE_TRY_AGAIN_LATER", "BaseTransport",
     "InMemoryTransport", "OnCloseCallback", "OnMessageHandler", "ProtocolTransport",
     "PushableTransport",
-    "SSEServerTransport", "Transport",
+    "SSEServerTransport", "Transport", "deliver",
 ]

@@ -24,6 +24,7 @@ from ..wire import (
     decode_json,
     encode_event,
     encode_frame,
+    frame_to_event,
     is_legacy_ping,
     new_request_id,
     sniff_envelope,
@@ -145,6 +146,15 @@ class BaseTransport:
         self.configure(options)
 
     # -- configuration -------------------------------------------------------------------
+
+    def instrument(self, *, frame_sent: Callable[[BaseTransport, Frame], None],
+                   frame_received: Callable[[BaseTransport, Event, int], None],
+                   backlog: Callable[[BaseTransport, int], None]) -> None:
+        """Report every frame written and read, and a growing queue (at 8, 16, 32, ...
+        frames). Only set when metrics are configured: otherwise nothing is called."""
+        self._on_frame_sent = frame_sent
+        self._on_frame_received = frame_received
+        self._on_backlog = backlog
 
     def configure(self, options: Options | None) -> None:
         """Apply the server's limits (called by the endpoint when the transport registers)."""
@@ -465,3 +475,16 @@ def _watchdog(loop: asyncio.AbstractEventLoop) -> _WriteWatchdog:
     if watchdog is None:
         watchdog = _watchdogs[loop] = _WriteWatchdog(loop)
     return watchdog
+
+
+def deliver(transport: Transport, frame: Frame) -> None:
+    """Queue ``frame`` on ``transport`` without waiting.
+
+    A :class:`BaseTransport` takes the shared bytes as they are. Any other implementation of
+    the :class:`Transport` protocol gets an :class:`Event` through ``send_event`` in a task.
+    """
+    if isinstance(transport, BaseTransport):
+        transport.send_frame(frame)
+        return
+    asyncio.get_running_loop().create_task(transport.send_event(frame_to_event(frame)))
+
