@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 
 from pondsocket_tools import cli_load
 from pondsocket_tools.cli import main
+from tests.support import free_port
 
 from .conftest import LOADTESTS, ROOT, needs_locust, pondctl_load
 
@@ -131,3 +133,20 @@ def test_sequence_tracker_in_a_subprocess() -> None:
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+@needs_locust
+def test_closed_output_pipe_ends_load_quietly() -> None:
+    """``pondctl load ... | head`` with the reader gone: status 0, no traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # a reader that has already gone: the first line written fails
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pondsocket_tools.cli", "load", "rooms", "-u",
+             f"ws://127.0.0.1:{free_port()}/api/socket", "-d", "1s"],
+            cwd=ROOT, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
+            check=False)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "Error" not in done.stderr
