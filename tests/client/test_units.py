@@ -11,11 +11,13 @@ from pondsocket import PondEvent, PondSchema
 from pondsocket_tools.cli_client.config import (
     DEFAULT_URL,
     ConfigError,
+    parse_headers,
     parse_json_object,
     parse_pairs,
     resolve,
 )
 from pondsocket_tools.cli_client.exitcodes import describe
+from pondsocket_tools.cli_client.identity import display_name, without_own
 from pondsocket_tools.client import (
     Backoff,
     ClientOptions,
@@ -324,3 +326,32 @@ def test_exit_codes_of_errors() -> None:
     assert describe(ServerError("x", code=500))[0] == 6
     assert describe(RequestTimeoutError("/a", "e", 1))[0] == 7
     assert describe(RuntimeError("x"))[0] == 1
+
+
+def test_headers_and_cookies_arguments() -> None:
+    headers = parse_headers(["X-Team: blue", "x-team: red", "Cookie: a=1"],
+                            ["b=2; c=3", "d=4"])
+    # The later X-Team replaces the earlier one whatever its case; cookies join -H Cookie.
+    assert headers == {"x-team": "red", "Cookie": "a=1; b=2; c=3; d=4"}
+    assert parse_headers(["Authorization:Bearer  x "], []) == {"Authorization": "Bearer  x"}
+    for bad in (["nocolon"], [": v"], ["bad name: v"]):
+        with pytest.raises(ConfigError, match="expected 'Name: value'"):
+            parse_headers(bad, [])
+    with pytest.raises(ConfigError, match="expected NAME=VALUE"):
+        parse_headers([], ["a=1; novalue"])
+
+
+def test_own_presence_entry_is_left_out_once() -> None:
+    ada = {"name": "ada", "status": "online"}
+    bob = {"name": "bob"}
+    assert without_own([ada, bob, dict(ada)], ada) == [bob, ada]
+    assert without_own([ada, bob], None) == [ada, bob]
+    assert without_own([bob], ada) == [bob]
+
+
+def test_display_name_prefers_the_tracked_name() -> None:
+    assert display_name({"name": "tracked"}, {"name": "query"}, {"name": "join"}, "u1") == \
+        "tracked"
+    assert display_name({"status": "x"}, {"name": "query"}, {"name": "join"}, "u1") == "join"
+    assert display_name(None, {"name": "query"}, {}, "u1") == "query"
+    assert display_name(None, {}, {}, "u1") == "u1"
