@@ -9,6 +9,17 @@ import pytest
 
 from pondsocket import Endpoint, Options, PondSocket
 from tests.core.helpers import accept_connection
+from tests.support import check_needs
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "needs(name, available, install): an outside dependency these tests need "
+        "(tests.support.needs: missing, they fail unless PONDSOCKET_TEST_OPTIONAL lists it)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    check_needs(item)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,6 +1,7 @@
 """``pondctl join`` in a real terminal (tmux), chatting with a second client (the SDK).
 
-Skipped when tmux is not installed (``apt-get install -y tmux``). Set
+Needs tmux (``apt-get install -y tmux``; ``scripts/test`` installs it): without it these tests
+fail, unless ``PONDSOCKET_TEST_OPTIONAL=tmux`` says to skip them. Set
 ``PONDCTL_TMUX_TRANSCRIPT=path`` to keep the final screen.
 """
 
@@ -17,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import needs
+
 from .conftest import TIMEOUT
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
-                                reason="tmux is not installed (apt-get install -y tmux)")
+pytestmark = needs("tmux", shutil.which("tmux") is not None, "apt-get install -y tmux")
 
 WAIT = 10.0
 

@@ -6,18 +6,16 @@ Locust monkey-patches the standard library with gevent, so it is never imported 
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.support import free_port
+from tests.servers import ServerProcess
+from tests.support import needs
 
 ROOT = Path(__file__).resolve().parents[2]
 LOADTESTS = ROOT / "loadtests"
@@ -30,45 +28,23 @@ def _locust_installed() -> bool:
             and importlib.util.find_spec("websocket") is not None)
 
 
-needs_locust = pytest.mark.skipif(not _locust_installed(),
-                                  reason='needs the load extra: pip install -e ".[load]"')
-
-
-
-
-def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"server did not listen on port {port} within {timeout} s")
+needs_locust = needs("locust", _locust_installed(),
+                     'install the load extra: pip install -e ".[load]"')
 
 
 @contextmanager
 def uvicorn_server(app: str, *, factory: bool = False) -> Iterator[str]:
     """``python -m uvicorn APP`` on a free port; yields ``ws://127.0.0.1:<port>``."""
-    port = free_port()
     command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1",
-               "--port", str(port), "--log-level", "warning"]
+               "--port", "{port}", "--log-level", "warning"]
     if factory:
         command.append("--factory")
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    server = ServerProcess(command, cwd=ROOT, what=f"uvicorn {app}")
+    server.start()
     try:
-        wait_for_port(port, proc)
-        yield f"ws://127.0.0.1:{port}"
+        yield f"ws://127.0.0.1:{server.port}"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        server.stop()
 
 
 @pytest.fixture(scope="session")
