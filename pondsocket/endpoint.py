@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from .channel import deliver
+from .channel import Channel
 from .contexts.connection import ConnectionContext, fail_closed
 from .enums import ClientActions, ErrorTypes, LeaveReason, ServerActions, SystemEntity, SystemEvents
 from .errors import PondError, as_pond_error
@@ -16,15 +16,14 @@ from .hooks import Hooks
 from .lobby import JoinHandler, JoinMiddlewareFn, Lobby, error_type_for
 from .middleware import run_chain
 from .patterns import compile_pattern
-from .transport.base import BaseTransport, Transport
+from .transport.base import BaseTransport, Transport, deliver
 from .transport.foreign import ProtocolTransport
+from .typed import PondSchema, TypedJoinContext, TypedJoinHandler, TypedLobby
 from .types import Event, IncomingConnection, Route
 from .wire import Frame, encode_frame, new_request_id
 
 if TYPE_CHECKING:
-    from .channel import Channel
     from .server import PondSocket
-    from .typed import PondSchema, TypedJoinHandler, TypedLobby
 
 log = logging.getLogger("pondsocket.endpoint")
 
@@ -107,8 +106,6 @@ class Endpoint:
     def create_typed_channel(self, schema: PondSchema[Any, Any, Any], pattern: str,
                              handler: TypedJoinHandler[Any, Any, Any]) -> TypedLobby[Any, Any]:
         """Like :meth:`create_channel`, with typed contexts (see :mod:`pondsocket.typed`)."""
-        from .typed import TypedJoinContext, TypedLobby
-
         async def join(ctx: Any) -> None:
             await handler(TypedJoinContext(ctx, schema))
 

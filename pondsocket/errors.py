@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .enums import ServerActions, SystemEntity, SystemEvents
+from .ids import new_request_id
 from .types import Event
 
 STATUS_BAD_REQUEST = 400
@@ -113,8 +114,6 @@ def error_event(err: BaseException | None) -> Event | None:
     if err is None:
         return None
     pond = as_pond_error(err)
-    from .wire import new_request_id  # local: wire imports this module
-
     return Event(
         action=ServerActions.SYSTEM,
         channel_name=pond.channel_name or SystemEntity.GATEWAY,

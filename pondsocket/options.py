@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .enums import OverflowPolicy
-from .hooks import Hooks
+
+if TYPE_CHECKING:
+    from .hooks import Hooks
 
 
 @dataclass(slots=True)

@@ -10,12 +10,12 @@ Inbound frames are validated strictly; a violation raises :class:`WireError` who
 from __future__ import annotations
 
 import re
-import uuid as _uuid
 from typing import Any
 
 import msgspec
 
 from .enums import ClientActions
+from .ids import new_request_id
 from .types import Event
 
 _encode = msgspec.json.Encoder().encode
@@ -23,11 +23,6 @@ _decode = msgspec.json.Decoder().decode
 _CLIENT_ACTIONS = frozenset(a.value for a in ClientActions)
 _FIELDS = (("action", "action"), ("event", "event"), ("channelName", "channel_name"),
            ("requestId", "request_id"))
-
-
-def new_request_id() -> str:
-    """A fresh random request id (a UUID4 string)."""
-    return str(_uuid.uuid4())
 
 
 uuid = new_request_id

@@ -21,7 +21,7 @@ import logging
 import uuid
 import weakref
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast
@@ -29,14 +29,16 @@ from websockets.asyncio.server import serve as websockets_serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from .contexts.connection import ConnectionContext
-from .endpoint import Endpoint
 from .enums import TransportType
 from .errors import PondError
-from .server import PondSocket
 from .transport.base import CLOSE_TRY_AGAIN_LATER, BaseTransport, truncate_close_reason
 from .types import Headers, IncomingConnection, parse_cookies
 from .wire import Frame
+
+if TYPE_CHECKING:  # an adapter drives the core through the objects it is given
+    from .contexts.connection import ConnectionContext
+    from .endpoint import Endpoint
+    from .server import PondSocket
 
 log = logging.getLogger("pondsocket.wsserver")
 

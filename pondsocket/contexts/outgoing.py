@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self
 
-from ..transport.base import Transport
 from ..types import Event, PondMessage, Route, User
 from .base import check_payload
 
 if TYPE_CHECKING:
     from ..channel import Channel
+    from ..transport.base import Transport
 
 
 class OutgoingContext:

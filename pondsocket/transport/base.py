@@ -14,9 +14,10 @@ import logging
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..enums import ErrorTypes, OverflowPolicy, ServerActions, SystemEntity, TransportType
+from ..options import Options
 from ..types import Event
 from ..wire import (
     Frame,
@@ -30,9 +31,6 @@ from ..wire import (
     sniff_envelope,
     wire_to_event,
 )
-
-if TYPE_CHECKING:
-    from ..options import Options
 
 log = logging.getLogger("pondsocket.transport")
 
@@ -158,8 +156,6 @@ class BaseTransport:
 
     def configure(self, options: Options | None) -> None:
         """Apply the server's limits (called by the endpoint when the transport registers)."""
-        from ..options import Options
-
         opts = options or Options()
         self.max_message_size = opts.max_message_size
         self.queue_limit = opts.send_channel_buffer
