@@ -1,6 +1,7 @@
 """The inspector app: endpoints and channels, the selected channel's members, the
 connections and the cluster nodes, rates and the live event tail, polled and streamed from
-the admin API; evict and close behind a confirmation."""
+the admin API; tables sorted by any column and filtered with ``/``, a member's or
+connection's details on enter; evict and close behind a confirmation."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from typing import Any, ClassVar, Protocol
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
 from textual.widgets import (
+    DataTable,
     Footer,
     Header,
     Input,
@@ -24,11 +27,12 @@ from textual.widgets import (
     Tree,
 )
 
-from .api import AdminError, AuthError, UnreachableError, WritesDisabledError
-from .formatting import event_line, event_text, status_line
-from .screens import ConfirmScreen, HelpScreen
+from .api import CONNECTION_LIMIT, AdminError, AuthError, UnreachableError, WritesDisabledError
+from .formatting import event_line, event_text, status_line, user_details
+from .names import NameBook
+from .screens import ConfirmScreen, DetailsScreen, HelpScreen
+from .tables import TableView
 from .views import (
-    CONNECTION_SORTS,
     ChannelKey,
     ChannelTree,
     ChannelView,
@@ -36,7 +40,13 @@ from .views import (
     CounterRates,
     NodesView,
     RatesPanel,
+    connection_key,
 )
+
+#: The most channel documents fetched per poll to learn the names of connections.
+NAME_FETCHES_PER_POLL = 5
+#: The filter target of the event tail (the tables' are their views' names).
+EVENTS = "events"
 
 WRITES_DISABLED_HINT = ("write actions are disabled on this server (start it with "
                         "AdminOptions(allow_writes=True) / pondctl demo --admin-writes)")
@@ -64,8 +74,12 @@ class InspectorApp(App[None]):
     """``pondctl inspect``."""
 
     TITLE = "pondctl inspect"
+    # Every pane has a border; the one holding the focus has a bright one (its ring).
     CSS = """
-    #sidebar { width: 32; border-right: solid $primary-darken-2; }
+    .pane { border: round $foreground 25%; border-title-color: $text-muted; }
+    .pane:focus-within { border: round $accent; border-title-color: $accent;
+                         border-title-style: bold; }
+    #sidebar { width: 28; }
     #tree { height: 1fr; }
     #status { height: auto; padding: 0 1; }
     #status.ok { background: $success-darken-3; }
@@ -74,8 +88,10 @@ class InspectorApp(App[None]):
     #views { height: 1fr; }
     #views ContentSwitcher { height: 1fr; }
     #views TabPane { height: 1fr; padding: 0; }
+    #events-pane { height: 1fr; }
     #events-title { height: 1; padding: 0 1; background: $boost; }
-    #filter { height: 3; }
+    #filter { height: 3; display: none; }
+    #filter.editing { display: block; }
     #events { height: 1fr; }
     """
     _VIEWS = Binding.Group("Views", compact=True)
@@ -84,14 +100,16 @@ class InspectorApp(App[None]):
         Binding("1", "show_view('channel')", "Channel", group=_VIEWS),
         Binding("2", "show_view('connections')", "Connections", group=_VIEWS),
         Binding("3", "show_view('nodes')", "Nodes", group=_VIEWS),
-        Binding("s", "cycle_sort", "Sort connections", show=False),
+        Binding("s", "sort(1)", "Sort"),
+        Binding("S", "sort(-1)", "Sort by the previous column", show=False),
+        Binding("i", "reverse_sort", "Reverse the sort", show=False),
         Binding("slash", "focus_filter", "Filter"),
-        Binding("escape", "leave_filter", "Leave filter", show=False),
+        Binding("escape", "clear_filter", "Clear the filter", show=False),
         Binding("f", "toggle_follow", "Follow"),
         Binding("p", "toggle_pause", "Pause"),
         Binding("c", "clear_events", "Clear"),
         Binding("e", "evict", "Evict"),
-        Binding("x", "close_channel", "Close channel"),
+        Binding("x", "close_channel", "Close"),
         Binding("r", "refresh_now", "Refresh"),
         Binding("question_mark", "help", "Help"),
     ]
@@ -112,11 +130,14 @@ class InspectorApp(App[None]):
         self.selected: ChannelKey | None = None
         self.channel_doc: dict[str, Any] | None = None
         self.connection_docs: list[dict[str, Any]] = []
-        self.connection_sort = CONNECTION_SORTS[0]
+        self.connection_sort = "age"  # the admin API's sort of the last connections asked
         self.view = "channel"
+        self.names = NameBook()
         self.events: deque[dict[str, Any]] = deque(maxlen=max_events)
         self.visible_events: list[str] = []
-        self.filter_text = ""
+        self.filter_text = ""  # the event tail's; each table has its own
+        self.filter_target = EVENTS  # what the filter input filters: EVENTS or a view
+        self._filter_return: Widget | None = None  # focused before the filter input
         self.paused = False
         self.following = False
         self.stream_channel: str | None = None  # the server-side filter of the open stream
@@ -132,25 +153,26 @@ class InspectorApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal():
-            with Vertical(id="sidebar"):
+            with Vertical(id="sidebar", classes="pane"):
                 yield ChannelTree(id="tree")
             with Vertical(id="main"):
                 yield Static("connecting...", id="status", classes="warn")
                 yield RatesPanel(id="rates-panel")
-                with TabbedContent(id="views"):
+                with TabbedContent(id="views", classes="pane"):
                     with TabPane("Channel", id="channel"):
                         yield ChannelView(id="channel-view")
                     with TabPane("Connections", id="connections"):
                         yield ConnectionsView(id="connections-view")
                     with TabPane("Nodes", id="nodes"):
                         yield NodesView(id="nodes-view")
-                yield Static("events", id="events-title")
-                yield Input(placeholder="filter events: type, channel or text (press /)",
-                            id="filter")
-                yield RichLog(id="events", max_lines=1000, wrap=False, markup=False)
+                yield Input(id="filter")
+                with Vertical(id="events-pane", classes="pane"):
+                    yield Static("events", id="events-title")
+                    yield RichLog(id="events", max_lines=1000, wrap=False, markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#sidebar").border_title = "channels"
         self.query_one(ChannelView).show(None, None)
         self.query_one("#tree", Tree).focus()
         self.run_worker(self._poll_loop(), name="poll", group="poll")
@@ -176,8 +198,12 @@ class InspectorApp(App[None]):
                 endpoints = (await self.api.endpoints())["endpoints"]
                 channels = (await self.api.channels())["channels"]
                 channel_doc = await self._fetch_selected(channels)
-                connections = (await self.api.connections(sort=self.connection_sort)
-                               if self.view == "connections" else None)
+                named = self.names.learn((channel_doc or {}).get("members", []))
+                connections = None
+                if self.view == "connections":
+                    self.connection_sort = self.query_one(ConnectionsView).server_sort
+                    connections = await self.api.connections(sort=self.connection_sort)
+                    named = await self._learn_names(connections["connections"]) or named
             except AuthError as exc:
                 self._denied(exc)
                 return False
@@ -191,7 +217,23 @@ class InspectorApp(App[None]):
                 return False
             self._ever_connected = True
             self._apply(overview, endpoints, channels, channel_doc, connections)
+            if named and not self.paused:
+                self._render_events()  # show the names learned next to the ids
             return True
+
+    async def _learn_names(self, connections: list[dict[str, Any]]) -> bool:
+        """Fetch a few documents of channels of unnamed connections, to learn their
+        presence names; True when a name was learned."""
+        learned = False
+        for endpoint, name in self.names.unnamed_channels(connections, NAME_FETCHES_PER_POLL):
+            try:
+                doc = await self.api.channel(name, endpoint)
+            except AdminError as exc:
+                if exc.status != 404 or isinstance(exc, AuthError):
+                    raise
+                continue  # closed meanwhile
+            learned = self.names.learn(doc.get("members", [])) or learned
+        return learned
 
     async def _fetch_selected(self, channels: list[dict[str, Any]]) -> dict[str, Any] | None:
         """The selected channel's document (the first channel's when none is selected), or
@@ -224,7 +266,7 @@ class InspectorApp(App[None]):
         self.query_one(NodesView).show(overview, self._local_rates)
         if connections is not None:
             self.connection_docs = connections["connections"]
-            self.query_one(ConnectionsView).show(self.connection_docs, self.connection_sort,
+            self.query_one(ConnectionsView).show(self.connection_docs, self.names,
                                                  connections.get("total"))
 
     def _update_rates(self, overview: dict[str, Any]) -> None:
@@ -285,14 +327,15 @@ class InspectorApp(App[None]):
 
     def _show_event(self, doc: dict[str, Any]) -> None:
         node = self.overview.get("node_id")
-        self.visible_events.append(event_line(doc, node))
-        self.query_one("#events", RichLog).write(event_text(doc, node))
+        self.visible_events.append(event_line(doc, node, self.names.name))
+        self.query_one("#events", RichLog).write(event_text(doc, node, self.names.name))
 
     def _matches(self, doc: dict[str, Any]) -> bool:
         if self.stream_channel and doc.get("channel") != self.stream_channel:
             return False  # collected before the stream followed the channel
         needle = self.filter_text.strip().lower()
-        return not needle or needle in event_line(doc, self.overview.get("node_id")).lower()
+        return not needle or needle in event_line(doc, self.overview.get("node_id"),
+                                                  self.names.name).lower()
 
     def _render_events(self) -> None:
         self.query_one("#events", RichLog).clear()
@@ -309,7 +352,7 @@ class InspectorApp(App[None]):
         if self.stream_channel:
             parts.append(f"following {self.stream_channel} (f to stop)")
         if self.filter_text.strip():
-            parts.append(f"filter: {self.filter_text.strip()!r}")
+            parts.append(f"filter: {self.filter_text.strip()!r} (escape clears)")
         if self.paused:
             parts.append("PAUSED (p to resume)")
         self.query_one("#events-title", Static).update(" · ".join(parts))
@@ -358,12 +401,26 @@ class InspectorApp(App[None]):
             self._open_events()
         self.action_refresh_now()
 
-    def action_cycle_sort(self) -> None:
-        """Sort the connections by the next of :data:`CONNECTION_SORTS` (and show them)."""
-        index = CONNECTION_SORTS.index(self.connection_sort)
-        self.connection_sort = CONNECTION_SORTS[(index + 1) % len(CONNECTION_SORTS)]
-        self.action_show_view("connections")
-        self.action_refresh_now()
+    def current_table(self) -> TableView:
+        """The table of the view shown."""
+        views: dict[str, type[TableView]] = {"channel": ChannelView,
+                                             "connections": ConnectionsView,
+                                             "nodes": NodesView}
+        return self.query_one(views[self.view])
+
+    def action_sort(self, step: int) -> None:
+        """Sort the shown table by its next (``step`` 1) or previous (-1) column."""
+        self.current_table().cycle_sort(step)
+
+    def action_reverse_sort(self) -> None:
+        """Reverse the direction of the shown table's sort."""
+        self.current_table().reverse_sort()
+
+    def on_table_view_sorted(self, event: TableView.Sorted) -> None:
+        # A connections list the server cut must be cut where the new sort wants it.
+        if (isinstance(event.view, ConnectionsView)
+                and event.view.server_sort != self.connection_sort):
+            self.action_refresh_now()
 
     def action_show_view(self, view: str) -> None:
         self.query_one("#views", TabbedContent).active = view
@@ -373,16 +430,111 @@ class InspectorApp(App[None]):
         if self.view == "connections":
             self.action_refresh_now()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "filter":
-            self.filter_text = event.value
+    # -- filters -------------------------------------------------------------------------
+
+    def _filter_target_of_focus(self) -> str:
+        """What ``/`` and ``escape`` filter: the event tail when it has the focus, else the
+        shown view's table."""
+        focused = self.focused
+        return EVENTS if focused is not None and focused.id == "events" else self.view
+
+    def filter_of(self, target: str) -> str:
+        """The filter text of ``target`` (:data:`EVENTS` or a view)."""
+        return self.filter_text if target == EVENTS else self.current_table().filter_text
+
+    def set_filter(self, target: str, text: str) -> None:
+        """Filter ``target`` (:data:`EVENTS` or the shown view) by ``text``."""
+        if target == EVENTS:
+            self.filter_text = text
             self._render_events()
+        elif target == self.view:
+            self.current_table().set_filter(text)
 
     def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        """Open the filter input on the focused pane (the event tail, or the shown table)."""
+        target = self._filter_target_of_focus()
+        self.filter_target = target
+        field = self.query_one("#filter", Input)
+        if not field.has_class("editing"):
+            self._filter_return = self.focused
+        what = "events: type, channel, user or text" if target == EVENTS else (
+            f"{self.current_table().NOUN}s: any column, e.g. a name")
+        field.placeholder = f"filter {what} · enter keeps it · escape clears it"
+        field.value = self.filter_of(target)
+        field.add_class("editing")
+        field.focus()
 
-    def action_leave_filter(self) -> None:
-        self.query_one("#tree", Tree).focus()
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter" and event.input.has_class("editing"):
+            self.set_filter(self.filter_target, event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            self._close_filter()
+
+    def action_clear_filter(self) -> None:
+        """Clear the filter being typed, or the focused pane's."""
+        field = self.query_one("#filter", Input)
+        if field.has_class("editing"):
+            self.set_filter(self.filter_target, "")
+            self._close_filter()
+        else:
+            self.set_filter(self._filter_target_of_focus(), "")
+
+    def _close_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.remove_class("editing")
+        back = self._filter_return
+        self._filter_return = None
+        if back is not None and back.is_attached and back.focusable:
+            back.focus()
+        else:
+            self.query_one("#tree", Tree).focus()
+
+    # -- details -------------------------------------------------------------------------
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a member or a connection opens its details."""
+        key = event.row_key.value
+        if key is None:
+            return
+        if event.data_table.id == "members":
+            member = self.query_one(ChannelView).members.get(key)
+            if member is not None:
+                self.run_worker(self.show_details(member=member), group="details")
+        elif event.data_table.id == "connections-table":
+            connection = self.query_one(ConnectionsView).connections.get(key)
+            if connection is not None:
+                self.run_worker(self.show_details(connection=connection), group="details")
+
+    async def show_details(self, member: dict[str, Any] | None = None,
+                           connection: dict[str, Any] | None = None) -> None:
+        """Open the details of ``member`` (of the selected channel; its connection is
+        looked up) or of ``connection``."""
+        doc = member or connection or {}
+        user_id, node = str(doc.get("user_id")), str(doc.get("node", "local"))
+        note = ""
+        if connection is None:
+            connection, note = await self._find_connection(user_id, node)
+        presence = member.get("presence") if member else self.names.presence(user_id)
+        channel = self.selected[1] if member and self.selected else None
+        self.push_screen(DetailsScreen(user_details(
+            user_id, self.names.name(user_id), node, connection, presence, channel,
+            member.get("joined_at") if member else None, note)))
+
+    async def _find_connection(self, user_id: str,
+                               node: str) -> tuple[dict[str, Any] | None, str]:
+        """The connection of ``user_id`` on ``node`` (fetched), and why not when not found."""
+        wanted = connection_key({"user_id": user_id, "node": node})
+        try:
+            docs = (await self.api.connections(limit=CONNECTION_LIMIT))["connections"]
+        except (AdminError, UnreachableError) as exc:
+            return None, f"its connection could not be fetched: {exc}"
+        found = next((c for c in docs if connection_key(c) == wanted), None)
+        if found is None:
+            return None, (f"its connection is not among the {CONNECTION_LIMIT} oldest "
+                          f"the server sent")
+        return found, ""
 
     def action_toggle_follow(self) -> None:
         if not self.following and self.selected is None:

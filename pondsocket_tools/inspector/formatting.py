@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -61,18 +62,30 @@ def status_line(overview: dict[str, Any]) -> str:
             f"{counters.get('dropped_frames', 0)} dropped")
 
 
-def event_detail(doc: dict[str, Any]) -> str:
-    """What happened in an event document, after its time, type and channel."""
+#: Looks up the presence name of a user id (None when unknown).
+NameOf = Callable[[str], "str | None"]
+
+
+def with_name(user_id: str, name_of: NameOf | None = None) -> str:
+    """``user_id``, followed by its presence name when known: ``3b9c0d1e (ada)``."""
+    name = name_of(user_id) if name_of is not None else None
+    return f"{user_id} ({name})" if name else user_id
+
+
+def event_detail(doc: dict[str, Any], name_of: NameOf | None = None) -> str:
+    """What happened in an event document, after its time, type and channel (user ids
+    with their presence names, when ``name_of`` knows them)."""
     kind = doc.get("type")
+    user = with_name(str(doc.get("user_id", "?")), name_of)
     if kind in ("join", "leave"):
-        detail = f"user {doc.get('user_id', '?')}"
+        detail = f"user {user}"
     elif kind == "presence":
         detail = f"{doc.get('kind', '?')} {compact(doc.get('changed'))}"
     elif kind == "broadcast":
         detail = (f"{doc.get('event', '?')} → {plural(doc.get('recipients', 0), 'recipient')}, "
                   f"{doc.get('size', 0)} B")
     elif kind == "error":
-        detail = (f"user {doc.get('user_id', '?')} {doc.get('event', '?')} "
+        detail = (f"user {user} {doc.get('event', '?')} "
                   f"{doc.get('code', '?')}: {doc.get('message', '')}")
     else:
         detail = compact({k: v for k, v in doc.items()
@@ -82,7 +95,8 @@ def event_detail(doc: dict[str, Any]) -> str:
     return detail
 
 
-def event_line(doc: dict[str, Any], local_node: str | None = None) -> str:
+def event_line(doc: dict[str, Any], local_node: str | None = None,
+               name_of: NameOf | None = None) -> str:
     """One event as a plain line: time, type, channel, detail; ``@node`` before the detail
     when the event comes from another cluster node than ``local_node`` (when it is known)."""
     stamp = doc.get("time")
@@ -91,15 +105,47 @@ def event_line(doc: dict[str, Any], local_node: str | None = None) -> str:
     node = doc.get("node")
     origin = f"@{short_id(str(node), 10)} " if local_node and node and node != local_node else ""
     return (f"{clock(stamp)}{ms} {doc.get('type', '?'):<9} {doc.get('channel', '?'):<16} "
-            f"{origin}{event_detail(doc)}")
+            f"{origin}{event_detail(doc, name_of)}")
 
 
-def event_text(doc: dict[str, Any], local_node: str | None = None) -> Text:
+def event_text(doc: dict[str, Any], local_node: str | None = None,
+               name_of: NameOf | None = None) -> Text:
     """:func:`event_line` styled by the event's type."""
-    line = event_line(doc, local_node)
+    line = event_line(doc, local_node, name_of)
     text = Text(line)
     style = EVENT_STYLES.get(str(doc.get("type")), "")
     start = line.index(" ") + 1
     text.stylize("dim", 0, start)
     text.stylize(style, start, start + 9)
     return text
+
+
+def user_details(user_id: str, name: str | None, node: str,
+                 connection: dict[str, Any] | None, presence: Any = None,
+                 channel: str | None = None, joined_at: float | None = None,
+                 note: str = "") -> list[tuple[str, str]]:
+    """The details of a member or connection as ``(label, value)`` lines: who, where,
+    its connection's address, age, channels, queue and frames, and its presence (in
+    ``channel`` when it was picked in a channel's members). ``note`` says why the
+    connection is missing, when it is."""
+    lines = [("user", user_id), ("name", name or "-"), ("node", node)]
+    if channel is not None:
+        lines.append(("joined", f"{channel} at {clock(joined_at)}" if joined_at
+                      else f"{channel} (join time not known)"))
+    if connection is None:
+        lines.append(("connection", note or "not found"))
+    else:
+        transport = connection.get("transport", "?")
+        channels = connection.get("channels") or []
+        lines += [
+            ("endpoint", f"{connection.get('endpoint', '?')} ({transport})"),
+            ("address", str(connection.get("address") or "not sent by this server")),
+            ("age", duration(connection.get("age_seconds", 0))),
+            ("channels", ", ".join(channels) if channels else "-"),
+            ("queue depth", str(connection.get("queue_depth", 0))),
+            ("frames sent", str(connection.get("frames_sent", 0))),
+            ("dropped", str(connection.get("dropped_frames", 0))),
+        ]
+    where = f" in {channel}" if channel is not None else " (last seen)"
+    lines.append((f"presence{where}", compact(presence)))
+    return lines

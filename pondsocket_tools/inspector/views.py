@@ -4,18 +4,19 @@ connections and the cluster nodes."""
 
 from __future__ import annotations
 
+import re
 from collections import deque
-from collections.abc import Iterable
 from typing import Any
 
-from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Sparkline, Static, Tree
+from textual.widgets import Sparkline, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from .formatting import clock, compact, duration, plural, short_id
+from .names import NameBook
+from .tables import Column, Row, Sort, TableView
 
 ChannelKey = tuple[str, str]  # (endpoint, channel name)
 
@@ -45,10 +46,21 @@ class CounterRates:
         return {k: max(0, last.get(k, 0) - first.get(k, 0)) / (end - start) for k in RATE_KEYS}
 
 
+def natural_key(text: str) -> tuple[Any, ...]:
+    """A sort key that orders the numbers in ``text`` by value: ``/room/2`` before
+    ``/room/10``."""
+    return tuple(int(part) if part.isdigit() else part.lower()
+                 for part in re.split(r"(\d+)", text))
+
+
 class ChannelTree(Tree[Any]):
     """Each endpoint with its connection count, and under it its live channels with their
     member counts (``[3]``, or ``[3+2]`` with members on other nodes). A node's data is
-    ``("endpoint", path)`` or ``("channel", endpoint, name)``."""
+    ``("endpoint", path)`` or ``("channel", endpoint, name)``.
+
+    Endpoints and channels keep one order, by name (numbers by value), whatever order the
+    server lists them in and whenever they appear: a new channel is inserted in its place,
+    so the rows under the cursor do not move about between polls."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("server", **kwargs)
@@ -62,21 +74,22 @@ class ChannelTree(Tree[Any]):
         """Show the ``/endpoints`` and ``/channels`` lists, ``selected`` highlighted."""
         by_path = {e["path"]: e for e in endpoints}
         by_key = {(c["endpoint"], c["name"]): c for c in channels}
-        paths = [*by_path, *sorted({key[0] for key in by_key} - by_path.keys())]
+        paths = sorted(by_path.keys() | {key[0] for key in by_key}, key=natural_key)
         for path in [p for p in self.endpoint_nodes if p not in paths]:
             self.endpoint_nodes.pop(path).remove()
-        for path in paths:
+        for key in [k for k in self.channel_nodes if k not in by_key]:
+            self.channel_nodes.pop(key).remove()
+        for index, path in enumerate(paths):
             label = Text.assemble((path, "bold"), (
                 f"  {by_path.get(path, {}).get('connection_count', 0)} conn", "dim"))
             node = self.endpoint_nodes.get(path)
             if node is None:
-                self.endpoint_nodes[path] = self.root.add(label, data=("endpoint", path),
-                                                          expand=True)
+                self.endpoint_nodes[path] = self.root.add(
+                    label, data=("endpoint", path), expand=True,
+                    before=index if index < len(self.root.children) else None)
             else:
                 node.set_label(label)
-        for key in [k for k in self.channel_nodes if k not in by_key]:
-            self.channel_nodes.pop(key).remove()
-        for key in sorted(by_key):
+        for key in sorted(by_key, key=lambda k: (natural_key(k[0]), natural_key(k[1]))):
             doc = by_key[key]
             remote = doc.get("remote_member_count", 0)
             count = f"{doc['member_count']}" + (f"+{remote}" if remote else "")
@@ -85,10 +98,18 @@ class ChannelTree(Tree[Any]):
                 label.stylize("reverse", 0, len(key[1]))
             node = self.channel_nodes.get(key)
             if node is None:
-                self.channel_nodes[key] = self.endpoint_nodes[key[0]].add_leaf(
-                    label, data=("channel", *key))
+                parent = self.endpoint_nodes[key[0]]
+                self.channel_nodes[key] = parent.add_leaf(
+                    label, data=("channel", *key), before=self._place(parent, key))
             else:
                 node.set_label(label)
+
+    def _place(self, parent: TreeNode[Any], key: ChannelKey) -> int | None:
+        """The index under ``parent`` where channel ``key`` belongs (None: at the end)."""
+        for index, child in enumerate(parent.children):
+            if natural_key(child.data[2]) > natural_key(key[1]):
+                return index
+        return None
 
 
 class RatesPanel(Horizontal):
@@ -133,71 +154,14 @@ class RatesPanel(Horizontal):
         self.query_one("#frame-rates", Sparkline).data = list(self.frames)
 
 
-class TableView(Vertical):
-    """A title line over a row-cursor table that keeps its cursor on the same row (by key)
-    when refilled."""
-
-    DEFAULT_CSS = """
-    TableView { height: 1fr; }
-    TableView > .title { height: auto; padding: 0 1; background: $boost; }
-    TableView > DataTable { height: 1fr; }
-    """
-    COLUMNS: tuple[str, ...] = ()
-    TABLE_ID = ""
-
-    def compose(self) -> ComposeResult:
-        yield Static("", classes="title")
-        table: DataTable[Any] = DataTable(id=self.TABLE_ID or None, cursor_type="row",
-                                          zebra_stripes=True)
-        table.add_columns(*self.COLUMNS)
-        yield table
-
-    @property
-    def table(self) -> DataTable[Any]:
-        """The view's table."""
-        return self.query_one(DataTable)
-
-    def set_title(self, title: str | Text) -> None:
-        """Replace the title line(s) above the table."""
-        self.query_one(".title", Static).update(title)
-
-    def selected_key(self) -> str | None:
-        """The key of the row under the cursor, or None when the table is empty."""
-        table = self.table
-        if not table.row_count:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-
-    def fill(self, rows: Iterable[tuple[str, list[Any]]]) -> None:
-        """Replace the rows (``(key, cells)``), keeping the cursor on the same key.
-
-        The columns get widths measured here: DataTable's own measuring happens later and
-        its cell cache can keep cells drawn at the header's width meanwhile."""
-        rows = list(rows)
-        table = self.table
-        keep, index = self.selected_key(), table.cursor_row
-        table.clear(columns=True)
-        for column, label in enumerate(self.COLUMNS):
-            width = max([cell_len(label), *(_cell_width(cells[column]) for _, cells in rows)])
-            table.add_column(label, width=width)
-        for key, cells in rows:
-            table.add_row(*cells, key=key)
-        if not rows:
-            return
-        if keep is not None and keep in table.rows:
-            index = table.get_row_index(keep)
-        table.move_cursor(row=min(index, len(rows) - 1))
-
-
-def _cell_width(cell: Any) -> int:
-    return cell.cell_len if isinstance(cell, Text) else cell_len(str(cell))
-
-
 class ChannelView(TableView):
-    """The selected channel: its counters and rates, and its members with their presence."""
+    """The selected channel: its counters and rates, and its members with their presence
+    (by join time at first; members of other nodes, whose join time is not known, last)."""
 
-    COLUMNS = ("user", "node", "presence", "joined")
+    COLUMNS = (Column("user"), Column("node"), Column("presence"), Column("joined"))
     TABLE_ID = "members"
+    NOUN = "member"
+    DEFAULT_SORT = Sort(3, descending=False)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -209,22 +173,26 @@ class ChannelView(TableView):
             self.set_title("no channel selected (pick one in the tree)" if selected is None
                            else f"{selected[1]}: closed")
             self.members = {}
-            self.table.clear()
+            self.fill([])
             return
         self.set_title(channel_title(doc))
-        # Local members by join time, then those of other nodes (no join time known).
-        members = sorted(doc.get("members", []),
-                         key=lambda m: (m.get("joined_at") is None, m.get("joined_at") or 0,
-                                        m["user_id"]))
+        members = doc.get("members", [])
         self.members = {m["user_id"]: m for m in members}
-        self.fill((m["user_id"], [short_id(m["user_id"], 14), short_id(str(m["node"]), 10),
-                                  compact(m.get("presence")), clock(m.get("joined_at"))])
-                  for m in members)
+        self.fill(_member_row(m) for m in members)
 
     def selected_member(self) -> dict[str, Any] | None:
         """The member under the cursor."""
         key = self.selected_key()
         return self.members.get(key) if key is not None else None
+
+
+def _member_row(member: dict[str, Any]) -> Row:
+    uid, node = member["user_id"], str(member["node"])
+    presence = compact(member.get("presence"))
+    return Row(uid, [short_id(uid, 14), short_id(node, 10), presence,
+                     clock(member.get("joined_at"))],
+               [uid, node, presence, member.get("joined_at")],
+               " ".join((uid, node, presence)))
 
 
 def channel_title(doc: dict[str, Any]) -> Text:
@@ -246,38 +214,59 @@ def channel_title(doc: dict[str, Any]) -> Text:
 
 
 class ConnectionsView(TableView):
-    """Every connection: node, endpoint and transport, channels, queue and delivery
-    counters. Oldest first (per node); rows that drop frames are red, those with a queue
-    yellow."""
+    """Every connection: its presence name (when a channel document showed it), node,
+    endpoint and transport, channels, queue and delivery counters. Oldest first at first;
+    rows that drop frames are red, those with a queue yellow."""
 
-    COLUMNS = ("user", "node", "endpoint", "channels", "queue", "sent", "drop", "age")
+    COLUMNS = (Column("user"), Column("name"), Column("node"), Column("endpoint"),
+               Column("channels"), Column("queue", True), Column("sent", True),
+               Column("drop", True), Column("age", True))
     TABLE_ID = "connections-table"
+    NOUN = "connection"
+    DEFAULT_SORT = Sort(8, descending=True)
 
-    def show(self, docs: list[dict[str, Any]], sort: str = "age",
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.connections: dict[str, dict[str, Any]] = {}
+
+    @property
+    def server_sort(self) -> str:
+        """The admin API's ``sort`` that cuts the list where this view's sort does (the
+        largest queue, drops or frames sent; else the oldest)."""
+        label = self.COLUMNS[self.sort.column].label if self.sort is not None else "age"
+        return SERVER_SORTS.get(label, "age")
+
+    def show(self, docs: list[dict[str, Any]], names: NameBook | None = None,
              total: int | None = None) -> None:
-        """Show the ``connections`` list of ``/connections`` sorted by ``sort`` (one of
-        :data:`CONNECTION_SORTS`), the first ``len(docs)`` of ``total`` when the server cut
-        the list."""
-        if sort == "age":  # this node's first, then each node's, oldest first
-            docs = sorted(docs, key=lambda c: (c.get("node", "local") != "local",
-                                               str(c.get("node", "")),
-                                               -c.get("age_seconds", 0), c["user_id"]))
-        else:  # largest first across the nodes, as the server cut the list
-            docs = sorted(docs, key=lambda c: -c.get(sort, 0))
+        """Show the ``connections`` list of ``/connections`` (with the presence names of
+        ``names``), the first ``len(docs)`` of ``total`` when the server cut the list."""
+        names = names or NameBook()
         queued = sum(c.get("queue_depth", 0) for c in docs)
         dropped = sum(c.get("dropped_frames", 0) for c in docs)
-        count = (f"first {len(docs)} of {plural(total, 'connection')}"
+        count = (f"first {len(docs)} of {plural(total, 'connection')} by "
+                 f"{SORT_NAMES[self.server_sort]}"
                  if total is not None and total > len(docs)
                  else plural(len(docs), "connection"))
         self.set_title(Text.assemble(
-            (count, "bold"), f" · by {SORT_NAMES[sort]} (s) · {queued} frames queued · ",
+            (count, "bold"), f" · {queued} frames queued · ",
             (f"{dropped} dropped", "red" if dropped else "")))
-        self.fill((f"{c.get('node', 'local')}:{c['user_id']}", _connection_row(c))
-                  for c in docs)
+        self.connections = {connection_key(c): c for c in docs}
+        self.fill(_connection_row(c, names.name(c["user_id"])) for c in docs)
+
+    def selected_connection(self) -> dict[str, Any] | None:
+        """The connection under the cursor."""
+        key = self.selected_key()
+        return self.connections.get(key) if key is not None else None
 
 
-#: How the connections view can be sorted (the admin API's ``sort``), and their names.
-CONNECTION_SORTS = ("age", "queue_depth", "dropped_frames", "frames_sent")
+def connection_key(doc: dict[str, Any]) -> str:
+    """A connection's row key: ``node:user_id``."""
+    return f"{doc.get('node', 'local')}:{doc['user_id']}"
+
+
+#: The admin API's ``sort`` of the connection columns it can sort by, and their names.
+SERVER_SORTS = {"age": "age", "queue": "queue_depth", "drop": "dropped_frames",
+                "sent": "frames_sent"}
 SORT_NAMES = {"age": "age", "queue_depth": "queue depth", "dropped_frames": "dropped frames",
               "frames_sent": "frames sent"}
 
@@ -285,26 +274,34 @@ SORT_NAMES = {"age": "age", "queue_depth": "queue depth", "dropped_frames": "dro
 TRANSPORTS = {"websocket": "ws", "memory": "mem"}
 
 
-def _connection_row(doc: dict[str, Any]) -> list[Any]:
+def _connection_row(doc: dict[str, Any], name: str | None) -> Row:
     style = ("red" if doc.get("dropped_frames") else
              "yellow" if doc.get("queue_depth") else "")
     transport = str(doc.get("transport", "?"))
     channels = doc.get("channels", [])
-    cells = [short_id(doc["user_id"], 10), short_id(str(doc.get("node", "local")), 9),
-             f"{doc.get('endpoint', '?')} ({TRANSPORTS.get(transport, transport)})",
-             short_id(f"{len(channels)}: {', '.join(channels)}", 14) if channels else "-",
-             doc.get("queue_depth", 0), doc.get("frames_sent", 0),
-             doc.get("dropped_frames", 0), duration(doc.get("age_seconds", 0))]
-    return [Text(str(cell), style=style) for cell in cells]
+    uid, node = doc["user_id"], str(doc.get("node", "local"))
+    endpoint = f"{doc.get('endpoint', '?')} ({TRANSPORTS.get(transport, transport)})"
+    listed = f"{len(channels)}: {', '.join(channels)}" if channels else "-"
+    counts = [doc.get("queue_depth", 0), doc.get("frames_sent", 0),
+              doc.get("dropped_frames", 0)]
+    age = doc.get("age_seconds", 0)
+    cells = [short_id(uid, 10), short_id(name or "-", 10), short_id(node, 9), endpoint,
+             short_id(listed, 12), *counts, duration(age)]
+    return Row(connection_key(doc), [Text(str(cell), style=style) for cell in cells],
+               [uid, name, node, endpoint, listed, *counts, age],
+               " ".join((uid, name or "", node, endpoint, listed)))
 
 
 class NodesView(TableView):
     """The cluster's nodes from the overview: counts, counters with their rates, and
-    whether each answered (why not in the title). This node's id is bold."""
+    whether each answered (why not in the title). This node's id is bold; in the
+    overview's order (this node first) until sorted."""
 
-    COLUMNS = ("node", "state", "up", "conn", "chan", "msgs in", "msgs out", "frames",
-               "drop")
+    COLUMNS = (Column("node"), Column("state"), Column("up", True), Column("conn", True),
+               Column("chan", True), Column("msgs in", True), Column("msgs out", True),
+               Column("frames", True), Column("drop", True))
     TABLE_ID = "nodes-table"
+    NOUN = "node"
 
     def show(self, overview: dict[str, Any],
              local_rates: dict[str, float] | None = None) -> None:
@@ -329,14 +326,20 @@ class NodesView(TableView):
                              + (f" (seen {last:.1f}s ago)" if last is not None else ""),
                              "bold red")
         self.set_title(title)
-        self.fill((str(n.get("node_id")), _node_row(n, this)) for n in nodes)
+        self.fill(_node_row(n, this) for n in nodes)
 
 
-def _node_row(node: dict[str, Any], this: str | None) -> list[Any]:
+#: The overview counters of the nodes table's last four columns.
+NODE_COUNTERS = ("messages_received", "messages_broadcast", "frames_delivered",
+                 "dropped_frames")
+
+
+def _node_row(node: dict[str, Any], this: str | None) -> Row:
     node_id = str(node.get("node_id", "?"))
     name = Text(short_id(node_id, 10), style="bold" if node_id == this else "")
     if not node.get("ok"):
-        return [name, Text("down", style="bold red"), *["-"] * 7]
+        return Row(node_id, [name, Text("down", style="bold red"), *["-"] * 7],
+                   [node_id, "down", *[None] * 7], f"{node_id} down")
     counters = node.get("counters", {})
     rates = node.get("rates", {})
 
@@ -345,7 +348,10 @@ def _node_row(node: dict[str, Any], this: str | None) -> list[Any]:
         count = counters.get(key, 0)
         return f"{count} ({rate:.1f}/s)" if isinstance(rate, int | float) else f"{count}"
 
-    return [name, Text("ok", style="green"), duration(node.get("uptime_seconds", 0)),
-            node.get("connection_count", 0), node.get("channel_count", 0),
-            counted("messages_received"), counted("messages_broadcast"),
-            counted("frames_delivered"), counters.get("dropped_frames", 0)]
+    sizes = [node.get("uptime_seconds", 0), node.get("connection_count", 0),
+             node.get("channel_count", 0)]
+    return Row(node_id, [name, Text("ok", style="green"), duration(sizes[0]), *sizes[1:],
+                         *(counted(k) for k in NODE_COUNTERS[:3]),
+                         counters.get("dropped_frames", 0)],
+               [node_id, "ok", *sizes, *(counters.get(k, 0) for k in NODE_COUNTERS)],
+               f"{node_id} ok")

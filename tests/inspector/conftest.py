@@ -5,6 +5,8 @@
   ``--admin-writes``, ``make_demo`` starts private ones.
 * ``FakeAPI``: fixed admin documents (a node of a three-node cluster) and events, for
   deterministic snapshots; ``FakeAPI(legacy=True)`` serves them as an older server would.
+  ``test_fake_schema.py`` checks that they are shaped as a real server's (keys and kinds,
+  recursively): a field the server adds or renames has to be added here too.
 * ``wait_for``: a bounded wait for a condition while the pilot runs the app.
 """
 
@@ -160,24 +162,33 @@ PEER_COUNTERS = {"connections_opened": 2, "connections_closed": 1, "messages_rec
                  "queued_frames": 0}
 PEER_RATES = {"messages_received": 1.2, "messages_broadcast": 1.2, "frames_delivered": 3.6,
               "connections_opened": 0.0}
+SEEN = [{"node_id": PEER, "last_seen_seconds": 0.84},
+        {"node_id": LOST, "last_seen_seconds": 7.5}]
+#: Every GET document says which nodes answered it.
+ASKED = {"scope": "cluster", "nodes": [{"node_id": NODE, "ok": True},
+                                       {"node_id": PEER, "ok": True},
+                                       {"node_id": LOST, "ok": False,
+                                        "error": "no answer within 1.0 s"}]}
 OVERVIEW = {
     "node_id": NODE, "started_at": T0, "uptime_seconds": 812.4,
-    "endpoint_count": 1, "connection_count": 4, "channel_count": 2,
+    "endpoint_count": 1, "connection_count": 4, "channel_count": 2, "member_count": 5,
     "counters": {k: COUNTERS[k] + PEER_COUNTERS[k] for k in COUNTERS},
     "rates": {k: round(RATES[k] + PEER_RATES[k], 2) for k in RATES},
-    "cluster_nodes": [{"node_id": PEER, "last_seen_seconds": 0.84},
-                      {"node_id": LOST, "last_seen_seconds": 7.5}],
+    "cluster_nodes": SEEN,
     "scope": "cluster",
     "nodes": [
-        {"node_id": NODE, "ok": True, "uptime_seconds": 812.4, "connection_count": 3,
-         "channel_count": 2, "counters": COUNTERS, "rates": RATES},
-        {"node_id": PEER, "ok": True, "uptime_seconds": 3702.9, "connection_count": 1,
-         "channel_count": 1, "counters": PEER_COUNTERS, "rates": PEER_RATES},
+        {"node_id": NODE, "ok": True, "started_at": T0, "uptime_seconds": 812.4,
+         "endpoint_count": 1, "connection_count": 3, "channel_count": 2, "member_count": 4,
+         "counters": COUNTERS, "rates": RATES, "cluster_nodes": SEEN},
+        {"node_id": PEER, "ok": True, "started_at": T0 - 2890.5, "uptime_seconds": 3702.9,
+         "endpoint_count": 1, "connection_count": 1, "channel_count": 1, "member_count": 1,
+         "counters": PEER_COUNTERS, "rates": PEER_RATES,
+         "cluster_nodes": [{"node_id": NODE, "last_seen_seconds": 0.31}]},
         {"node_id": LOST, "ok": False, "error": "no answer within 1.0 s"},
     ],
 }
 ENDPOINTS = {"endpoints": [{"path": "/api/socket", "connection_count": 4,
-                            "lobbies": ["/chat/:room"]}]}
+                            "lobbies": ["/chat/:room"]}], **ASKED}
 CHANNELS = {"channels": [
     {"name": "/chat/lobby", "endpoint": "/api/socket", "pattern": "/chat/:room",
      "member_count": 3, "remote_member_count": 1, "messages_received": 30,
@@ -189,7 +200,7 @@ CHANNELS = {"channels": [
      "messages_broadcast": 8, "frames_delivered": 7, "created_at": T0 + 20,
      "rates": {"messages_received": 0.4, "messages_broadcast": 0.3, "frames_delivered": 0.3},
      "node_ids": [NODE]},
-]}
+], **ASKED}
 
 
 def _member(uid: str, name: str, status: str, role: str, joined: float | None,
@@ -199,12 +210,12 @@ def _member(uid: str, name: str, status: str, role: str, joined: float | None,
 
 
 CHANNEL = {
-    "lobby": {**CHANNELS["channels"][0], "members": [
+    "lobby": {**CHANNELS["channels"][0], **ASKED, "members": [
         _member("3b9c0d1e2f3a4b5c", "ada", "online", "member", T0 + 11),
         _member("77aa12bb34cc56dd", "bob", "away", "member", T0 + 12),
         _member("90ff81ee72dd63cc", "cleo", "online", "moderator", T0 + 13),
         _member("d4a5e6f708192a3b", "dan", "online", "member", None, node=PEER)]},
-    "ops": {**CHANNELS["channels"][1], "members": [
+    "ops": {**CHANNELS["channels"][1], **ASKED, "members": [
         _member("90ff81ee72dd63cc", "cleo", "online", "moderator", T0 + 21)]},
 }
 
@@ -217,24 +228,27 @@ def _connection(uid: str, transport: str, channels: list[str], age: float,
             "age_seconds": age}
 
 
+# In no column's order (the sort tests check that sorting reorders them).
 CONNECTIONS = {"connections": [
-    _connection("77aa12bb34cc56dd", "websocket", ["/chat/lobby"], 640.2, sent=41, queue=3),
-    _connection("3b9c0d1e2f3a4b5c", "websocket", ["/chat/lobby"], 801.7, sent=52),
+    _connection("77aa12bb34cc56dd", "websocket", ["/chat/lobby"], 640.2, sent=41),
+    _connection("3b9c0d1e2f3a4b5c", "websocket", ["/chat/lobby"], 801.7, sent=52, queue=3),
     _connection("d4a5e6f708192a3b", "websocket", ["/chat/lobby"], 95.0, node=PEER, sent=12),
     _connection("90ff81ee72dd63cc", "sse", ["/chat/lobby", "/chat/ops"], 512.9, sent=60,
-                dropped=2),
-]}
+                queue=1, dropped=2),
+], "total": 4, **ASKED}
 EVENTS = [
     {"type": "join", "channel": "/chat/lobby", "endpoint": "/api/socket", "time": T0 + 11.25,
      "user_id": "3b9c0d1e2f3a4b5c"},
     {"type": "presence", "channel": "/chat/lobby", "endpoint": "/api/socket",
-     "time": T0 + 11.26, "kind": "JOIN", "changed": {"name": "ada", "status": "online"}},
+     "time": T0 + 11.26, "kind": "JOIN",
+     "changed": {"name": "ada", "status": "online", "role": "member"}},
     {"type": "broadcast", "channel": "/chat/lobby", "endpoint": "/api/socket",
      "time": T0 + 14.5, "event": "message", "recipients": 3, "size": 48},
     {"type": "broadcast", "channel": "/chat/ops", "endpoint": "/api/socket",
      "time": T0 + 21.75, "event": "message", "recipients": 1, "size": 31},
     {"type": "presence", "channel": "/chat/lobby", "endpoint": "/api/socket",
-     "time": T0 + 30.0, "kind": "UPDATE", "changed": {"name": "bob", "status": "away"}},
+     "time": T0 + 30.0, "kind": "UPDATE",
+     "changed": {"name": "bob", "status": "away", "role": "member"}},
     {"type": "broadcast", "channel": "/chat/lobby", "endpoint": "/api/socket",
      "time": T0 + 35.5, "event": "message", "recipients": 1, "size": 27, "node": PEER},
     {"type": "leave", "channel": "/chat/ops", "endpoint": "/api/socket", "time": T0 + 40.0,
@@ -272,6 +286,8 @@ class FakeAPI:
         self.legacy = legacy
         self.actions: list[tuple[Any, ...]] = []
         self.event_channels: list[str | None] = []  # the channel filter of each stream
+        self.channel_calls: list[str] = []  # the channel documents asked for
+        self.connection_sorts: list[str] = []  # the sort of each /connections asked for
 
     def _answer(self, doc: Any) -> Any:
         if self.denied:
@@ -288,9 +304,11 @@ class FakeAPI:
         return self._answer(CHANNELS)
 
     async def channel(self, name: str, endpoint: str | None = None) -> dict[str, Any]:
+        self.channel_calls.append(name)
         return self._answer(CHANNEL[name.rsplit("/", 1)[-1]])
 
     async def connections(self, limit: int = 500, sort: str = "age") -> dict[str, Any]:
+        self.connection_sorts.append(sort)
         return self._answer(CONNECTIONS)
 
     async def evict(self, name: str, user_id: str, endpoint: str | None = None,

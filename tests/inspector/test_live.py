@@ -88,12 +88,13 @@ async def test_event_tail_filter_and_pause(demo, clients) -> None:
                    for line in app.visible_events)
         assert any(line.split()[1] == "join" for line in app.visible_events)
 
+        app.query_one("#events").focus()  # / filters the focused pane
         await pilot.press("slash")
         await pilot.press(*"tail-a")
         await wait_for(pilot, lambda: app.filter_text == "tail-a", what="the filter")
         assert app.visible_events
         assert all("/chat/tail-a" in line for line in app.visible_events)
-        await pilot.press("escape")  # back to the tree: keys are bindings again
+        await pilot.press("enter")  # keeps the filter; keys are bindings again
 
         await pilot.press("p")
         assert app.paused
@@ -163,8 +164,11 @@ async def test_connections_view_lists_clients(demo, clients) -> None:
         doc = next(c for c in app.connection_docs if "/chat/conns" in c["channels"])
         assert doc["transport"] == "websocket" and doc["endpoint"] == "/api/socket"
         table = app.query_one("#connections-table")
-        row = [str(cell) for cell in table.get_row(f"local:{doc['user_id']}")]
-        assert row[2] == "/api/socket (ws)" and "/chat/conns" in row[3]
+        key = f"local:{doc['user_id']}"
+        row = [str(cell) for cell in table.get_row(key)]
+        assert row[3] == "/api/socket (ws)" and row[4].startswith("1: /chat/co")
+        # Its presence name, learned from the channel's document, next to the id.
+        await wait_for(pilot, lambda: str(table.get_row(key)[1]) == "ada", what="ada's name")
         await pilot.press("3")
         await wait_for(pilot, lambda: app.query_one("#nodes-table").row_count == 1,
                        what="the node")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pondsocket_tools.inspector.app import InspectorApp
+from pondsocket_tools.inspector.screens import DetailsScreen
 
 from .conftest import EVENTS, FakeAPI, wait_for
 
@@ -36,8 +37,8 @@ def test_other_channel_and_filter(snap_compare) -> None:
         pilot.app.select_channel("/api/socket", "/chat/ops")
         await wait_for(pilot, lambda: (pilot.app.channel_doc or {}).get("name")
                        == "/chat/ops", what="the ops channel")
-        await pilot.press("slash", *"broadcast")
-        await pilot.press("escape")
+        pilot.app.query_one("#events").focus()  # / filters the focused pane
+        await pilot.press("slash", *"broadcast", "enter")
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
@@ -48,6 +49,8 @@ def test_connections_view(snap_compare) -> None:
         await loaded(pilot)
         await pilot.press("2")
         await wait_for(pilot, lambda: pilot.app.connection_docs, what="the connections")
+        pilot.app.query_one("#connections-table").focus()
+        await pilot.press("S", "S")  # sorted by frames sent, the focus ring on the view
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
@@ -59,6 +62,19 @@ def test_nodes_view_and_follow(snap_compare) -> None:
         await pilot.press("3", "f")
         await wait_for(pilot, lambda: pilot.app.stream_channel == "/chat/lobby"
                        and pilot.app.events_connected, what="following the lobby")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_member_filter_and_details(snap_compare) -> None:
+    async def run_before(pilot: Any) -> None:
+        await loaded(pilot)
+        await pilot.press("slash", *"bob", "enter")
+        pilot.app.query_one("#members").focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, DetailsScreen),
+                       what="bob's details")
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
