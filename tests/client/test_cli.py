@@ -75,14 +75,25 @@ def test_unreachable_server(cli_env) -> None:
 
 
 def test_unreachable_demo_default_hint(tmp_path, monkeypatch) -> None:
+    """With the default URL, an unreachable server gets the hint to start the demo. The
+    default is moved to a free port, given through the config file, so that a demo running
+    on 8765 changes nothing."""
+    from pondsocket_tools.cli_client import config
+
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     for name in ("PONDCTL_URL", "PONDCTL_TOKEN", "PONDCTL_CONFIG", "PONDCTL_TRANSPORT"):
         monkeypatch.delenv(name, raising=False)
-    # The default URL (port 8765): unreachable unless someone runs the demo right now.
+    settings = config.resolve()  # no option, no variable, no config file: the demo
+    assert (settings.url, settings.params, settings.uses_default_url) == (
+        "ws://127.0.0.1:8765/api/socket", {"token": "demo"}, True)
+
+    default = f"ws://127.0.0.1:{free_port()}/api/socket"
+    monkeypatch.setattr(config, "DEFAULT_URL", default)
+    (tmp_path / "pondctl").mkdir()
+    (tmp_path / "pondctl" / "config.toml").write_text(f'url = "{default}"\n')
     result = pondctl("connect", "--timeout", "2")
-    if result.exit_code == 0:
-        pytest.skip("a demo server is running on the default port")
-    assert result.exit_code == 3
+    assert result.exit_code == 3, result.output
+    assert f"cannot connect to {default}?token=***" in result.stderr  # the demo's token
     assert "is the demo running? start it with scripts/demo" in result.stderr
 
 
