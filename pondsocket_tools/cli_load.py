@@ -126,6 +126,16 @@ def _check_token(ctx: click.Context, param: click.Parameter, value: str | None
     return value
 
 
+_RUN_TIME = re.compile(r"^(\d+|(\d+h)?(\d+m)?(\d+s)?)$")  # what Locust's --run-time takes
+
+
+def _check_duration(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not value or not _RUN_TIME.match(value):
+        raise click.BadParameter(f"{value!r} is not a run time: give seconds or hours, minutes "
+                                 "and seconds such as 30s, 2m, 1h30m", ctx=ctx, param=param)
+    return value
+
+
 def split_url(url: str) -> tuple[str, str | None]:
     """Locust's ``--host`` and the scenarios' ``--endpoint`` from an endpoint URL
     (``ws://host:8765/api/socket``); no path keeps the scenarios' endpoint."""
@@ -179,7 +189,7 @@ def locust_command(path: Path, *, url: str, token: str | None, users: int,
               type=click.FloatRange(min=0, min_open=True), metavar="PER_SECOND",
               help="Users started per second.")
 @click.option("-d", "--duration", default="30s", show_default=True, metavar="TIME",
-              help="Run time (Locust syntax: 30s, 2m, 1h30m).")
+              callback=_check_duration, help="Run time (Locust syntax: 30s, 2m, 1h30m).")
 @click.option("--csv-dir", type=click.Path(file_okay=False), default=None,
               help="Keep Locust's CSV files here (default: a temporary directory).")
 @click.option("--show-output", is_flag=True, help="Show Locust's own output.")

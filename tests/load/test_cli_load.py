@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from pondsocket_tools import cli_load
@@ -53,6 +54,13 @@ def test_old_duration_flag_is_refused_with_a_hint() -> None:
     assert result.exit_code == 2
     assert "'1m30s' looks like a run time: -t is the token" in result.output
     assert "the run time is -d/--duration" in result.output
+
+
+@pytest.mark.parametrize("duration", ["1.5m", "soon", "10x", ""])
+def test_bad_duration_is_a_usage_error(duration: str) -> None:
+    result = CliRunner().invoke(cli_load.load, ["rooms", "-d", duration])
+    assert result.exit_code == 2
+    assert f"{duration!r} is not a run time" in result.output and "1h30m" in result.output
 
 
 def test_url_with_a_query_is_refused() -> None:
