@@ -15,8 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
-import subprocess
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -26,7 +25,8 @@ from typing import Any
 import pytest
 
 from pondsocket_tools.inspector.api import WRITES_DISABLED, AuthError, WritesDisabledError
-from tests.support import free_port
+from tests.servers import ServerProcess
+from tests.support import free_port  # noqa: F401 - the tests import it from here
 
 TOKEN = "t"
 BIN = Path(sys.executable).parent
@@ -45,13 +45,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(30))
 
 
-class DemoServer:
+class DemoServer(ServerProcess):
     """The demo with the admin API in a subprocess (``writes``: with ``--admin-writes``)."""
 
     def __init__(self, port: int | None = None, writes: bool = False) -> None:
-        self.port = port or free_port()
+        super().__init__(
+            [str(BIN / "pondctl"), "demo", "--port", "{port}", "--admin-token", TOKEN,
+             "--log-level", "critical", *(["--admin-writes"] if writes else [])],
+            port=port, env={"PONDSOCKET_ADMIN_TOKEN": "", "PONDSOCKET_ADMIN_WRITES": ""},
+            what="pondctl demo", start_timeout=START_TIMEOUT)
         self.writes = writes
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def admin_url(self) -> str:
@@ -61,29 +64,9 @@ class DemoServer:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/api/socket"
 
-    def start(self) -> None:
-        env = {**os.environ, "PONDSOCKET_ADMIN_TOKEN": "", "PONDSOCKET_ADMIN_WRITES": ""}
-        self.proc = subprocess.Popen(
-            [str(BIN / "pondctl"), "demo", "--port", str(self.port), "--admin-token", TOKEN,
-             "--log-level", "critical", *(["--admin-writes"] if self.writes else [])],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:  # start-up has no event to wait for: poll the port, bounded
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"pondctl demo exited with {self.proc.returncode}")
-            with contextlib.suppress(OSError), socket.create_connection(
-                    ("127.0.0.1", self.port), timeout=0.2):
-                return
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("pondctl demo did not start")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
-        self.proc = None
+    def stop(self, sig: int = signal.SIGKILL, timeout: float = 5.0) -> int | None:
+        """Killed by default: the tests never need its graceful shutdown."""
+        return super().stop(sig, timeout)
 
 
 @pytest.fixture(scope="module")
