@@ -7,7 +7,6 @@ import contextlib
 import json
 import signal
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from pondsocket_tools.cli import main
-from tests.support import free_port
+from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -44,41 +43,21 @@ def test_serve_bad_target(monkeypatch, target, message):
     assert "Traceback" not in result.output
 
 
-
-
 @contextlib.asynccontextmanager
-async def pondctl(tmp_path: Path, *args: str
-                  ) -> AsyncIterator[tuple[int, asyncio.subprocess.Process]]:
+async def pondctl(tmp_path: Path, *args: str) -> AsyncIterator[tuple[int, ServerProcess]]:
     """Run ``pondctl <args> --port <free>``; yields once it accepts TCP connections."""
-    port = free_port()
-    log = tmp_path / "pondctl.log"
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            str(PONDCTL), *args, "--port", str(port), cwd=ROOT, stdin=asyncio.subprocess.DEVNULL,
-            stdout=out, stderr=out)
+    server = ServerProcess([str(PONDCTL), *args, "--port", "{port}"],
+                           log=tmp_path / "pondctl.log", what="pondctl")
+    await server.astart()
     try:
-        deadline = time.monotonic() + 20
-        while True:  # process start-up: poll, bounded
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                if proc.returncode is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"pondctl did not start:\n{log.read_text()}") from None
-                await asyncio.sleep(0.05)
-            else:
-                writer.close()
-                await writer.wait_closed()
-                break
-        yield port, proc
+        yield server.port, server
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        server.stop(signal.SIGKILL)
 
 
-async def stop(proc: asyncio.subprocess.Process) -> int:
-    proc.send_signal(signal.SIGINT)  # Ctrl+C
-    return await asyncio.wait_for(proc.wait(), 15)
+async def stop(server: ServerProcess) -> int | None:
+    """Ctrl+C; the exit status (killed after 15 s)."""
+    return await server.astop(signal.SIGINT, 15)
 
 
 async def recv(ws: ClientConnection) -> dict:
