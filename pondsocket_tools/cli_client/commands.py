@@ -265,9 +265,12 @@ def presence(channel: str, as_json: bool, wait: float, **options: Any) -> None:
             if as_json:
                 click.echo(compact(others))
             else:
-                title = (f"{channel}: {len(others)} present besides you" if others
-                         else f"{channel}: nobody else present")
-                stdout_console().print(presence_table(channel, others, title=title))
+                out = stdout_console()
+                if others:
+                    out.print(presence_table(
+                        channel, others, title=f"{channel}: {len(others)} present besides you"))
+                else:
+                    out.print(Text(f"{channel}: nobody else present"))
             if not first.presence_received:
                 status(stderr_console(), f"no presence from the server within {wait:g}s "
                                          "(it sends presence only to tracked members)")
