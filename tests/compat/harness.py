@@ -12,7 +12,6 @@ import os
 import queue
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.servers import ServerProcess
 from tests.support import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,18 +36,23 @@ DRIVER_TIMEOUT = 75.0
 Observation = dict[str, Any]
 
 
-
-
-class UvicornServer:
+class UvicornServer(ServerProcess):
     """``python -m uvicorn tests.compat.app:app`` on a fixed port, restartable in place."""
 
     def __init__(self, log_dir: Path, port: int | None = None,
                  app: str = "tests.compat.app:app") -> None:
-        self.port = port or free_port()
+        port = port or free_port()
+        super().__init__([sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1",
+                          "--port", "{port}", "--timeout-graceful-shutdown", "5"],
+                         port=port, log=log_dir / f"uvicorn-{port}.log", cwd=REPO,
+                         what="uvicorn", start_timeout=SERVER_START_TIMEOUT)
         self.app = app
-        self.log_path = log_dir / f"uvicorn-{self.port}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+
+    @property
+    def log_path(self) -> Path:
+        assert self.log is not None
+        return self.log
 
     @property
     def http_url(self) -> str:
@@ -58,59 +63,17 @@ class UvicornServer:
         return f"ws://127.0.0.1:{self.port}{ENDPOINT}"
 
     def start(self) -> None:
-        assert self.proc is None or self.proc.poll() is not None, "already running"
         self.starts += 1
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        log.write(f"--- start #{self.starts} ---\n".encode())
-        log.flush()
-        cmd = [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1",
-               "--port", str(self.port), "--timeout-graceful-shutdown", "5"]
-        try:
-            self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
-        finally:
-            log.close()
-        self._wait_for_port()
+        with self.log_path.open("ab") as log:
+            log.write(f"--- start #{self.starts} ---\n".encode())
+        super().start()
 
-    def _wait_for_port(self) -> None:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {self.proc.returncode} before "
-                                   f"listening on {self.port}:\n{self.log_tail()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop(signal.SIGKILL)
-                raise RuntimeError(f"uvicorn did not listen on {self.port} within "
-                                   f"{SERVER_START_TIMEOUT}s:\n{self.log_tail()}")
-            time.sleep(0.05)
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=SERVER_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=SERVER_STOP_TIMEOUT)
-
-    def restart(self, sig: int = signal.SIGTERM) -> None:
-        self.stop(sig)
-        self.start()
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = SERVER_STOP_TIMEOUT
+             ) -> int | None:
+        return super().stop(sig, timeout)
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no server log)"
-        return "\n".join(text.splitlines()[-lines:])
+        return super().log_tail(lines) or "(no server log)"
 
 
 @dataclass
