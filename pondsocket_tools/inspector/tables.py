@@ -128,7 +128,8 @@ class TableView(Vertical):
     def _show_title(self) -> None:
         title = Text(self._title) if isinstance(self._title, str) else self._title.copy()
         if self.filter_text.strip():
-            title.append(f" · filter {self.filter_text.strip()!r}: {len(self.shown)} of "
+            # A line of its own: the title's lines can already fill the width.
+            title.append(f"\nfilter {self.filter_text.strip()!r}: {len(self.shown)} of "
                          f"{len(self.rows)} {self.NOUN}s (escape clears)", "bold yellow")
         self.query_one(".title", Static).update(title)
 
