@@ -7,7 +7,8 @@ Starts ``pondctl demo --admin-token shots`` on a free port (two of them sharing 
 clients to them that join rooms, change their status and send messages in waves, and saves
 the inspector's screens: ``inspector-main`` (a channel and the event tail),
 ``inspector-filter`` (following a channel, with a text filter), ``inspector-connections``,
-``inspector-nodes``, ``inspector-confirm`` (evicting a member) and ``inspector-help``.
+``inspector-nodes``, ``inspector-details`` (a member found with ``/`` and its details),
+``inspector-confirm`` (evicting a member) and ``inspector-help``.
 """
 
 from __future__ import annotations
@@ -126,8 +127,15 @@ async def main(out: Path) -> None:
             await shot("main")
             await shot("connections", "2", wait=1.5)
             await shot("nodes", "3")
+            await pilot.press("1", "slash", *"bob", "enter")  # find bob in the members
+            app.query_one("#members").focus()
+            await shot("details", "enter", wait=0.5)
+            await pilot.press("escape", "escape")  # close the details, clear the filter
             app.select_channel("/api/socket", "/chat/ops")
-            await shot("filter", "1", "f", "slash", *"message", "escape", wait=2.0)
+            await pilot.press("f")
+            app.query_one("#events").focus()  # / filters the focused pane: the events
+            await shot("filter", "slash", *"message", "enter", wait=2.0)
+            app.query_one("#members").focus()
             await shot("confirm", "e", wait=0.3)
             await shot("help", "n", "question_mark", wait=0.3)
     finally:
