@@ -39,11 +39,18 @@ DIRECT_CLOSE_WAITS_FOR_STALLED_PEER = pytest.mark.xfail(
 
 
 async def fast_and_stalled(ws_server: Any, ws_connect: Any, app: Any,
-                           request: pytest.FixtureRequest) -> tuple[Any, ...]:
+                           request: pytest.FixtureRequest, *, run_on_direct: bool = True
+                           ) -> tuple[Any, ...]:
     """Serve ``app`` with two clients in /room/1: ``fast`` reads, ``slow`` will stop
-    reading. Returns them and the presence JOIN of slow that fast received."""
+    reading. Returns them and the presence JOIN of slow that fast received.
+
+    On the direct server the test is an expected failure (strict, so that the fix is
+    noticed); with ``run_on_direct=False`` it stops here, where one run of the same failure
+    would only cost time."""
     server = await ws_server(app)
     if server.kind == "websockets":
+        if not run_on_direct:
+            pytest.xfail(DIRECT_CLOSE_WAITS_FOR_STALLED_PEER.kwargs["reason"])
         request.applymarker(DIRECT_CLOSE_WAITS_FOR_STALLED_PEER)
     fast = await ws_connect(server, "/api/socket?name=fast")
     await fast.join("/room/1")
@@ -61,8 +68,9 @@ async def fast_and_stalled(ws_server: Any, ws_connect: Any, app: Any,
 async def test_stalled_client_is_closed_1013_and_fast_client_gets_everything(
         ws_server, ws_connect, chat_app, request):
     options = Options(send_channel_buffer=4, send_timeout=1.0)
+    # On the direct server the same failure as the send-timeout test below, after 400 sends.
     fast, slow, joined = await fast_and_stalled(ws_server, ws_connect, chat_app(options),
-                                                request)
+                                                request, run_on_direct=False)
     assert joined["payload"] == {"presence": [{"name": "fast"}, {"name": "slow"}],
                                  "changed": {"name": "slow"}}
 
