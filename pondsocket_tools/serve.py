@@ -11,11 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pondsocket import PondSocket
-from pondsocket.asgi.redact import (
-    DEFAULT_REDACTED_PARAMS,
-    RedactQueryFilter,
-    redacting_log_config,
-)
+from pondsocket.asgi.redact import redacting_log_config
 from pondsocket.asgi.uvicorn import HandshakeLimits, PondWebSocketProtocol, http_protocol
 
 
@@ -116,10 +112,9 @@ def uvicorn_settings(app: Any, host: str, port: int, log_level: str, *,
 
 def log_config(redact_params: Iterable[str] = ()) -> dict[str, Any]:
     """uvicorn's logging configuration, with credentials in query strings redacted: the
-    :data:`~pondsocket.asgi.redact.DEFAULT_REDACTED_PARAMS` and ``redact_params``."""
-    names = [*DEFAULT_REDACTED_PARAMS, *redact_params]
-    RedactQueryFilter(names)  # ValueError now for a name that is not one
-    return redacting_log_config(names)
+    :data:`~pondsocket.asgi.redact.DEFAULT_REDACTED_PARAMS` and ``redact_params``
+    (``ValueError`` for a name that cannot be one)."""
+    return redacting_log_config(redact_params)
 
 
 def reload_settings(settings: dict[str, Any]) -> dict[str, Any]:

@@ -28,14 +28,16 @@ _NAME = re.compile(r"^[A-Za-z0-9_.~-]+$")
 
 class RedactQueryFilter(logging.Filter):
     """Replaces ``name=value`` query parameters whose name is in ``names`` (case-insensitive;
-    default :data:`DEFAULT_REDACTED_PARAMS`) with ``name=[redacted]`` in a record's message
-    and arguments. Never drops a record. ``ValueError`` for a name that cannot appear in a
-    query string unencoded (empty, or with characters other than letters, digits, ``_.~-``).
+    default :data:`DEFAULT_REDACTED_PARAMS`) or in ``extra_names`` with ``name=[redacted]``
+    in a record's message and arguments. Never drops a record. ``ValueError`` for a name that
+    cannot appear in a query string unencoded (empty, or with characters other than letters,
+    digits, ``_.~-``).
     """
 
-    def __init__(self, names: Iterable[str] | None = None) -> None:
+    def __init__(self, names: Iterable[str] | None = None,
+                 extra_names: Iterable[str] = ()) -> None:
         super().__init__()
-        names = tuple(DEFAULT_REDACTED_PARAMS if names is None else names)
+        names = (*(DEFAULT_REDACTED_PARAMS if names is None else names), *extra_names)
         for name in names:
             if not isinstance(name, str) or not _NAME.match(name):
                 raise ValueError(f"not a query parameter name: {name!r}")
@@ -66,18 +68,19 @@ class RedactQueryFilter(logging.Filter):
         return True
 
 
-def redacting_log_config(names: Iterable[str] | None = None,
+def redacting_log_config(extra_names: Iterable[str] = (),
                          base: dict[str, Any] | None = None) -> dict[str, Any]:
     """uvicorn's logging configuration (or ``base``, a ``logging.config.dictConfig``
-    dictionary) with a :class:`RedactQueryFilter` for ``names`` on every handler."""
+    dictionary) with a :class:`RedactQueryFilter` on every handler, for the
+    :data:`DEFAULT_REDACTED_PARAMS` and ``extra_names`` (``ValueError`` for a bad name)."""
+    names = RedactQueryFilter(extra_names=extra_names).names  # checks them now
     if base is None:
         from uvicorn.config import LOGGING_CONFIG
 
         base = LOGGING_CONFIG
     config = copy.deepcopy(base)
     config.setdefault("filters", {})["pondsocket_redact"] = {
-        "()": RedactQueryFilter,
-        "names": list(DEFAULT_REDACTED_PARAMS if names is None else names)}
+        "()": RedactQueryFilter, "names": list(names)}
     for handler in config.get("handlers", {}).values():
         handler.setdefault("filters", []).append("pondsocket_redact")
     return config
