@@ -372,6 +372,10 @@ class ClusterNode:
                 if message.get("starting") or previous not in (None, incarnation):
                     # A new process under that id: what we hold of it is the old one's.
                     await self._node_restarted(source, ask=not message.get("starting"))
+            if message.get("starting"):
+                # Our last heartbeat went out before it listened: answer, so that it counts
+                # us now (SSE relays, admin queries) rather than at our next heartbeat.
+                self._send_heartbeat()
             return
         key = (message.get("endpointName", ""), message.get("channelName", ""))
         channel = self._channels.get(key)

@@ -101,6 +101,19 @@ async def test_a_node_declared_dead_is_seen_again_when_it_comes_back(make_node):
     await a.wait_for(is_message(id="back2"))
 
 
+async def test_a_new_node_knows_its_peers_at_once(make_node):
+    """Default heartbeats (every 30 s): n1's first heartbeat went out before n2 listened,
+    and n1 answers n2's first one, so n2 counts n1 (SSE relays and admin queries go to the
+    nodes it counts) at once rather than up to 30 s later."""
+    n1 = make_node("n1")
+    await n1.pond.start()
+    await wait_until(lambda: not n1.cluster._outbox, what="n1's first heartbeat published")
+    n2 = make_node("n2")
+    await n2.pond.start()
+    await wait_until(lambda: "n1" in n2.cluster.nodes, what="n2 to count n1")
+    assert "n2" in n1.cluster.nodes
+
+
 async def test_a_closing_node_says_goodbye(make_node):
     # default heartbeats (30 s / 90 s): the LEAVE can only come from the goodbye
     n1, n2 = make_node("n1"), make_node("n2")
