@@ -16,7 +16,8 @@ Use them from the command line (``uvicorn app:app --http pondsocket.asgi.uvicorn
 PondHTTPProtocol --ws pondsocket.asgi.uvicorn:PondWebSocketProtocol``) or from Python
 (``http=http_protocol(HandshakeLimits(handshake_timeout=5))``). Under the command line the
 limits come from ``PONDSOCKET_HANDSHAKE_TIMEOUT``, ``PONDSOCKET_MAX_HEAD_LINE`` and
-``PONDSOCKET_MAX_HEADERS`` when set.
+``PONDSOCKET_MAX_HEADERS`` when set; a value that is not a number, or out of range, makes
+importing this module raise ``ValueError`` (uvicorn then does not start).
 
 :class:`PondWebSocketProtocol` is uvicorn's default WebSocket protocol without its
 ``ASGI callable returned without completing handshake`` error after a handshake the app
@@ -46,6 +47,8 @@ log = logging.getLogger("uvicorn.error")  # where uvicorn reports refused reques
 ENV_HANDSHAKE_TIMEOUT = "PONDSOCKET_HANDSHAKE_TIMEOUT"
 ENV_MAX_HEAD_LINE = "PONDSOCKET_MAX_HEAD_LINE"
 ENV_MAX_HEADERS = "PONDSOCKET_MAX_HEADERS"
+_ENV_FIELDS = ((ENV_HANDSHAKE_TIMEOUT, "handshake_timeout", float),
+               (ENV_MAX_HEAD_LINE, "max_line", int), (ENV_MAX_HEADERS, "max_headers", int))
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +80,18 @@ class HandshakeLimits:
         ``PONDSOCKET_MAX_HEAD_LINE`` and ``PONDSOCKET_MAX_HEADERS``; ``ValueError`` names a
         variable that is not a number."""
         values: dict[str, Any] = {}
-        for name, field, kind in ((ENV_HANDSHAKE_TIMEOUT, "handshake_timeout", float),
-                                  (ENV_MAX_HEAD_LINE, "max_line", int),
-                                  (ENV_MAX_HEADERS, "max_headers", int)):
+        for name, field, kind in _ENV_FIELDS:
             raw = env.get(name)
             if raw:
                 try:
                     values[field] = kind(raw)
                 except ValueError:
                     raise ValueError(f"{name} must be a number, got {raw!r}") from None
-        return cls(**values)
+        try:
+            return cls(**values)
+        except ValueError as err:
+            names = ", ".join(name for name, *_ in _ENV_FIELDS if env.get(name))
+            raise ValueError(f"{err} (set by {names})") from None
 
     def to_env(self) -> dict[str, str]:
         """These limits as the environment variables :meth:`from_env` reads."""
@@ -97,6 +102,10 @@ class HandshakeLimits:
 @cache
 def _env_limits() -> HandshakeLimits:
     return HandshakeLimits.from_env()
+
+
+# A bad environment variable stops uvicorn as it loads these classes, not each connection.
+_env_limits()
 
 
 # What the guard expects next on the connection.
