@@ -1,17 +1,27 @@
-"""A tiny in-process bus of channel activity, for the admin event stream.
+r"""A tiny in-process bus of channel activity, for the admin event stream.
 
-The core notifies :data:`BUS` only while at least one subscriber exists: every hook point is
-guarded by ``if BUS.active:`` (one attribute check), so a server nobody inspects pays nothing
-else. Each subscriber has a bounded queue; when it is full, events are dropped and the next
-event delivered to that subscriber carries ``"dropped": <count>``.
+Each server has its own bus, :func:`events_of`\ ``(pond)``: the first call attaches an
+:class:`AdminEvents` listener to the server, which turns what the core tells it into events
+while at least one subscriber exists (a server nobody inspects pays nothing: the listener is
+not even attached until someone asks). Each subscriber has a bounded queue; when it is full,
+events are dropped and the next event delivered to that subscriber carries
+``"dropped": <count>``. :data:`BUS` keeps the process-wide name of earlier releases working.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .listeners import PondListener
+from .types import PondMessage, PondPresence, RecipientSpec
+from .wire import encode_json
+
+if TYPE_CHECKING:
+    from .channel import Channel, Member
 
 DEFAULT_QUEUE_SIZE = 1024
 
@@ -86,6 +96,7 @@ class EventBus:
         self._subs: list[Subscription] = []
         #: True while anyone listens: the only thing the hot path looks at.
         self.active = False
+        _buses.add(self)
 
     def subscribe(self, pond: Any, *, channel: str | None = None,
                   maxsize: int = DEFAULT_QUEUE_SIZE) -> Subscription:
@@ -103,6 +114,11 @@ class EventBus:
     @property
     def subscriber_count(self) -> int:
         return len(self._subs)
+
+    def end_all(self) -> None:
+        """Close every subscription: streams end."""
+        for sub in list(self._subs):
+            sub.close()
 
     def end(self, pond: Any) -> None:
         """Close every subscription to ``pond`` (it is shutting down): streams end."""
@@ -130,7 +146,81 @@ class EventBus:
             pass
 
 
-#: The process-wide bus the core reports to.
-BUS = EventBus()
+def payload_size(payload: PondMessage) -> int:
+    """The payload's size in bytes as JSON (only computed for the admin event stream)."""
+    try:
+        return len(encode_json(payload))
+    except (TypeError, ValueError):
+        return -1
 
-__all__ = ["BUS", "DEFAULT_QUEUE_SIZE", "EventBus", "Subscription", "channel_filter"]
+
+class AdminEvents(PondListener):
+    """The admin event stream's plug-in: what the core tells, as bus events, while anyone
+    subscribes to :attr:`bus`."""
+
+    def __init__(self) -> None:
+        self.bus = EventBus()
+
+    def member_joined(self, channel: Channel, member: Member) -> None:
+        if self.bus.active:
+            self.bus.emit("join", channel, user_id=member.user_id)
+
+    def member_left(self, channel: Channel, user_id: str) -> None:
+        if self.bus.active:
+            self.bus.emit("leave", channel, user_id=user_id)
+
+    def presence_changed(self, channel: Channel, user_id: str, kind: str,
+                         presence: PondPresence, *, local: bool) -> None:
+        if self.bus.active:
+            self.bus.emit("presence", channel, kind=str(kind), changed=dict(presence))
+
+    def broadcast_sent(self, channel: Channel, event: str, payload: PondMessage,
+                       recipients: RecipientSpec, request_id: str, delivered: int) -> None:
+        if self.bus.active:
+            self.bus.emit("broadcast", channel, event=event, recipients=delivered,
+                          size=payload_size(payload))
+
+    def handler_failed(self, channel: Channel, user_id: str, event: str, code: int,
+                       message: str) -> None:
+        if self.bus.active:
+            self.bus.emit("error", channel, user_id=user_id, event=event, code=code,
+                          message=message)
+
+    def server_closing(self) -> None:
+        self.bus.end_all()  # open streams end
+
+
+def events_of(pond: Any) -> EventBus:
+    """The admin event bus of ``pond`` (a :class:`~pondsocket.PondSocket`), attaching its
+    :class:`AdminEvents` listener on first use."""
+    plugin = pond.listeners.find(AdminEvents)
+    if plugin is None:
+        plugin = AdminEvents()
+        pond.attach(plugin)
+    return plugin.bus
+
+
+_buses: weakref.WeakSet[EventBus] = weakref.WeakSet()
+
+
+class ProcessBus:
+    """:data:`BUS` of earlier releases, over every server's own bus: ``subscribe(pond, ...)``,
+    ``end(pond)``, and ``active`` while any server's stream has a subscriber."""
+
+    def subscribe(self, pond: Any, *, channel: str | None = None,
+                  maxsize: int = DEFAULT_QUEUE_SIZE) -> Subscription:
+        return events_of(pond).subscribe(pond, channel=channel, maxsize=maxsize)
+
+    def end(self, pond: Any) -> None:
+        events_of(pond).end(pond)
+
+    @property
+    def active(self) -> bool:
+        return any(bus.active for bus in _buses)
+
+
+#: Kept for code written against the process-wide bus of earlier releases.
+BUS = ProcessBus()
+
+__all__ = ["BUS", "DEFAULT_QUEUE_SIZE", "AdminEvents", "EventBus", "ProcessBus", "Subscription",
+           "channel_filter", "events_of", "payload_size"]

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .admin import inspector_of
-from .adminbus import BUS, DEFAULT_QUEUE_SIZE, Subscription
+from .adminbus import DEFAULT_QUEUE_SIZE, Subscription, events_of
 from .adminmerge import NodeAnswer
 from .cluster import ALL_NODES
 
@@ -230,7 +230,8 @@ class ClusterAdmin:
             return
         channel = message.get("channel")
         channel = channel if isinstance(channel, str) and channel else None
-        subscription = BUS.subscribe(self.pond, maxsize=DEFAULT_QUEUE_SIZE, channel=channel)
+        subscription = events_of(self.pond).subscribe(self.pond, maxsize=DEFAULT_QUEUE_SIZE,
+                                                      channel=channel)
         forwarder = self._forwarders[watch_id] = _Forwarder(source, subscription, expires)
         forwarder.task = asyncio.get_running_loop().create_task(
             self._forward(watch_id, forwarder, channel))

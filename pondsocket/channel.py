@@ -9,7 +9,6 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from .adminbus import BUS
 from .contexts.outgoing import OutgoingContext
 from .enums import (
     ChannelReceiver,
@@ -33,7 +32,7 @@ from .types import (
     ToUsers,
     User,
 )
-from .wire import Frame, encode_event, encode_frame, encode_json, new_request_id
+from .wire import Frame, encode_event, encode_frame, new_request_id
 
 if TYPE_CHECKING:
     from .lobby import Lobby
@@ -62,14 +61,6 @@ def _valid_presence(payload: PondMessage) -> bool:
     presence = payload.get("presence")
     return (isinstance(presence, list) and all(isinstance(p, dict) for p in presence)
             and isinstance(payload.get("changed"), dict))
-
-
-def _payload_size(payload: PondMessage) -> int:
-    """The payload's size in bytes as JSON (only computed for the admin event stream)."""
-    try:
-        return len(encode_json(payload))
-    except (TypeError, ValueError):
-        return -1
 
 
 class RemoteMember:
@@ -101,7 +92,10 @@ class Channel:
         self._replica = ChannelReplica(self)
         # Members on other nodes (user id -> their node id and assigns), with a cluster.
         self._remote: dict[str, RemoteMember] = {}
-        self._cluster = lobby.endpoint.pond.cluster
+        pond = lobby.endpoint.pond
+        self._listeners = pond.listeners
+        # Only for what needs another node to act (evicting or removing a remote member).
+        self._cluster = pond.cluster
         self._active = True
         # Joins whose handler is still running: an empty channel stays open for them.
         self._pending_joins = 0
@@ -194,8 +188,7 @@ class Channel:
     async def update_assigns(self, user_id: str, assigns: PondAssigns) -> None:
         member = self._member(user_id)
         member.assigns.update(assigns)
-        if self._cluster is not None:
-            self._cluster.assigns_updated(self, user_id, member.assigns)
+        self._listeners.assigns_changed(self, user_id, member.assigns)
 
     async def get_assigns(self) -> dict[str, PondAssigns]:
         """Assigns of every member, local and remote."""
@@ -234,8 +227,7 @@ class Channel:
                                      ack_request_id, {}))
         self._members[user_id] = member
         self._lobby.member_added(self, member)
-        if self._cluster is not None:
-            self._cluster.user_joined(self, member)
+        self._listeners.member_joined(self, member)
         return member
 
     async def remove_user(self, user_id: str, reason: str = LeaveReason.EXPLICIT_LEAVE) -> bool:
@@ -252,9 +244,8 @@ class Channel:
         if user_id in self._presence:
             await self._untrack(user_id)
         self._lobby.member_removed(self, member)
-        if self._cluster is not None:
-            self._cluster.user_left(self, user_id)
-        await self._lobby.member_left(self, self._user_after_leave(member), reason)
+        self._listeners.member_left(self, user_id)
+        await self._lobby.run_leave_handler(self, self._user_after_leave(member), reason)
         if self.is_idle:
             await self.close()
         return True
@@ -287,15 +278,13 @@ class Channel:
             member.send(encode_frame(ServerActions.SYSTEM, SystemEvents.EVICTED, self.name,
                                      new_request_id(), {"reason": reason}))
             self._lobby.member_removed(self, member)
-            if self._cluster is not None:
-                self._cluster.user_left(self, user_id)
-            await self._lobby.member_left(self, self._user_after_leave(member),
-                                          LeaveReason.CHANNEL_CLOSED)
+            self._listeners.member_left(self, user_id)
+            await self._lobby.run_leave_handler(self, self._user_after_leave(member),
+                                                LeaveReason.CHANNEL_CLOSED)
         self._active = False
         self._remote.clear()
         self._lobby.channel_closed(self)
-        if self._cluster is not None:
-            self._cluster.channel_closed(self)
+        self._listeners.channel_closed(self)
 
     # -- delivery ------------------------------------------------------------------------
 
@@ -365,13 +354,9 @@ class Channel:
         request_id = request_id or new_request_id()
         count = await self._deliver(ServerActions.BROADCAST, event_name, payload,
                                     self._recipients(recipients), request_id)
-        if self._cluster is not None:  # always: members elsewhere may not be known yet
-            self._cluster.user_message(self, event_name, payload, recipients, request_id)
         self.messages_broadcast += 1
-        self._lobby.broadcast_sent(self, event_name, count)
-        if BUS.active:
-            BUS.emit("broadcast", self, event=event_name, recipients=count,
-                     size=_payload_size(payload))
+        # The cluster publishes it from here (always: members elsewhere may not be known yet).
+        self._listeners.broadcast_sent(self, event_name, payload, recipients, request_id, count)
         if BaseTransport.frames_queued_total != queued_before:
             # Let the writer tasks drain: a handler broadcasting in a tight loop must not
             # overflow every member's queue before anything is written.
@@ -440,22 +425,19 @@ class Channel:
             raise TypeError(f"presence must be a dict, got {type(data).__name__}")
         self._presence[user_id] = dict(data)
         await self._publish_presence(kind, dict(data))
-        if self._cluster is not None:
-            self._cluster.presence_updated(self, user_id, data)
+        self._listeners.presence_changed(self, user_id, kind, data, local=True)
 
     async def _untrack(self, user_id: str) -> None:
         last = self._presence.pop(user_id)
         await self._publish_presence(PresenceEventTypes.LEAVE, last)
-        if self._cluster is not None:
-            self._cluster.presence_removed(self, user_id)
+        self._listeners.presence_changed(self, user_id, PresenceEventTypes.LEAVE, last,
+                                         local=True)
 
     async def _publish_presence(self, kind: str, changed: PondPresence) -> None:
         """One ``PRESENCE`` frame to every tracked member: the full list and what changed."""
         payload = {"presence": list(self._presence.values()), "changed": changed}
         recipients = [self._members[uid] for uid in self._presence if uid in self._members]
         await self._deliver(ServerActions.PRESENCE, kind, payload, recipients)
-        if BUS.active:
-            BUS.emit("presence", self, kind=str(kind), changed=changed)
 
     # -- inbound -------------------------------------------------------------------------
 
@@ -506,8 +488,7 @@ class ChannelReplica:
     async def left(self, user_id: str) -> None:
         channel = self._channel
         if channel._remote.pop(user_id, None) is not None and user_id in channel._presence:
-            last = channel._presence.pop(user_id)
-            await channel._publish_presence(PresenceEventTypes.LEAVE, last)
+            await self._presence_left(user_id)
 
     async def presence_changed(self, user_id: str, node_id: str, data: PondPresence) -> None:
         channel = self._channel
@@ -521,12 +502,19 @@ class ChannelReplica:
             return  # a replayed snapshot: nothing changed
         presence[user_id] = dict(data)
         await channel._publish_presence(kind, dict(data))
+        channel._listeners.presence_changed(channel, user_id, kind, data, local=False)
 
     async def presence_removed(self, user_id: str) -> None:
         channel = self._channel
         if user_id in channel._remote and user_id in channel._presence:
-            last = channel._presence.pop(user_id)
-            await channel._publish_presence(PresenceEventTypes.LEAVE, last)
+            await self._presence_left(user_id)
+
+    async def _presence_left(self, user_id: str) -> None:
+        channel = self._channel
+        last = channel._presence.pop(user_id)
+        await channel._publish_presence(PresenceEventTypes.LEAVE, last)
+        channel._listeners.presence_changed(channel, user_id, PresenceEventTypes.LEAVE, last,
+                                            local=False)
 
     def assigns_replaced(self, user_id: str, assigns: PondAssigns) -> None:
         remote = self._channel._remote.get(user_id)

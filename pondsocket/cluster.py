@@ -39,7 +39,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from .enums import DistributedMessageType as T
-from .enums import LeaveReason
+from .enums import LeaveReason, PresenceEventTypes
+from .listeners import PondListener
 from .pubsub import PubSub, format_heartbeat_topic, format_message_topic
 from .reorder import Reorderer
 from .types import AllExceptSender, AllUsers, PondAssigns, PondMessage, PondPresence, ToUsers
@@ -80,7 +81,7 @@ def _descriptor(spec: RecipientSpec) -> Any:
     return list(spec.user_ids)
 
 
-class ClusterNode:
+class ClusterNode(PondListener):
     """The cluster membership of one :class:`~pondsocket.PondSocket` (created by it when a
     ``pubsub`` is given)."""
 
@@ -264,9 +265,9 @@ class ClusterNode:
     def _channel_send(self, channel: Channel, kind: str, fields: dict[str, Any]) -> None:
         self._send(channel.name, channel.lobby.endpoint.path.lstrip("/"), kind, fields)
 
-    # -- hooks called by channels --------------------------------------------------------
+    # -- what this node's channels do (the cluster listens to the server) ---------------
 
-    def user_joined(self, channel: Channel, member: Member) -> None:
+    def member_joined(self, channel: Channel, member: Member) -> None:
         key = (channel.lobby.endpoint.path.lstrip("/"), channel.name)
         if key not in self._channels:
             self._channels[key] = channel
@@ -274,7 +275,7 @@ class ClusterNode:
         self._channel_send(channel, T.USER_JOINED, {"userId": member.user_id, "presence": {},
                                                     "assigns": member.assigns})
 
-    def user_left(self, channel: Channel, user_id: str) -> None:
+    def member_left(self, channel: Channel, user_id: str) -> None:
         self._channel_send(channel, T.USER_LEFT, {"userId": user_id})
 
     def channel_closed(self, channel: Channel) -> None:
@@ -284,23 +285,28 @@ class ClusterNode:
             self._numbering.pop(key, None)  # a new instance numbers a new stream
             self._order.forget(lambda k: k[1:] == key)
 
-    def user_message(self, channel: Channel, event: str, payload: PondMessage,
-                     recipients: RecipientSpec, request_id: str) -> None:
+    def broadcast_sent(self, channel: Channel, event: str, payload: PondMessage,
+                       recipients: RecipientSpec, request_id: str, delivered: int) -> None:
         sender = recipients.sender_id if isinstance(recipients, AllExceptSender) else "CHANNEL"
         self._channel_send(channel, T.USER_MESSAGE, {
             "fromUserId": sender, "event": event, "payload": payload, "requestId": request_id,
             "recipientDescriptor": _descriptor(recipients)})
 
-    def presence_updated(self, channel: Channel, user_id: str, presence: PondPresence) -> None:
-        self._channel_send(channel, T.PRESENCE_UPDATE, {"userId": user_id,
-                                                        "presence": presence})
+    def presence_changed(self, channel: Channel, user_id: str, kind: str,
+                         presence: PondPresence, *, local: bool) -> None:
+        if not local:  # a peer's change: that peer published it
+            return
+        if kind == PresenceEventTypes.LEAVE:
+            self._channel_send(channel, T.PRESENCE_REMOVED, {"userId": user_id})
+        else:
+            self._channel_send(channel, T.PRESENCE_UPDATE, {"userId": user_id,
+                                                            "presence": presence})
 
-    def presence_removed(self, channel: Channel, user_id: str) -> None:
-        self._channel_send(channel, T.PRESENCE_REMOVED, {"userId": user_id})
-
-    def assigns_updated(self, channel: Channel, user_id: str, assigns: PondAssigns) -> None:
+    def assigns_changed(self, channel: Channel, user_id: str, assigns: PondAssigns) -> None:
         self._channel_send(channel, T.ASSIGNS_UPDATE, {"userId": user_id,
                                                        "assigns": dict(assigns)})
+
+    # -- what this node's channels ask of the others -------------------------------------
 
     def evict_remote_user(self, channel: Channel, user_id: str, reason: str) -> None:
         self._channel_send(channel, T.EVICT_USER, {"userId": user_id, "reason": reason})

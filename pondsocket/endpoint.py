@@ -194,7 +194,7 @@ class Endpoint:
                                                SystemEntity.GATEWAY, new_request_id(),
                                                payload))
         self.connections_opened += 1
-        self.metrics.connection_opened(user_id, self._path)
+        self.pond.listeners.connection_opened(self._path, user_id)
         hooks = self.hooks
         if hooks is not None and hooks.on_connect is not None:
             try:
@@ -240,7 +240,8 @@ class Endpoint:
         for channel in list(connection.channels.values()):
             await channel.remove_user(user_id, LeaveReason.CONNECTION_CLOSED)
         self.connections_closed += 1
-        self.metrics.connection_closed(user_id, time.monotonic() - connection.opened_at)
+        self.pond.listeners.connection_closed(self._path, user_id,
+                                              time.monotonic() - connection.opened_at)
         hooks = self.hooks
         if hooks is not None and hooks.on_disconnect is not None:
             try:

@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .errors import too_many_requests
-from .types import Event, MessageEvent, User
+from .listeners import PondListener
+from .types import Event, MessageEvent, PondMessage, RecipientSpec, User
 
 if TYPE_CHECKING:
+    from .channel import Channel, Member
     from .contexts.event import EventContext
     from .transport.base import Transport
 
@@ -118,6 +120,37 @@ class MetricsCollector(Protocol):
     def queue_depth(self, queue: str, depth: int) -> None: ...
     def error(self, component: str, err: BaseException) -> None: ...
 
+
+
+class MetricsListener(PondListener):
+    """Reports the server's lifecycle to a :class:`MetricsCollector`. A
+    :class:`~pondsocket.PondSocket` attaches one when ``Hooks.metrics`` is set; handler
+    timings, errors and per-frame sizes are reported where they are measured."""
+
+    def __init__(self, metrics: MetricsCollector) -> None:
+        self.metrics = metrics
+
+    def connection_opened(self, endpoint_path: str, user_id: str) -> None:
+        self.metrics.connection_opened(user_id, endpoint_path)
+
+    def connection_closed(self, endpoint_path: str, user_id: str, duration: float) -> None:
+        self.metrics.connection_closed(user_id, duration)
+
+    def channel_opened(self, channel: Channel) -> None:
+        self.metrics.channel_created(channel.name)
+
+    def channel_closed(self, channel: Channel) -> None:
+        self.metrics.channel_destroyed(channel.name)
+
+    def member_joined(self, channel: Channel, member: Member) -> None:
+        self.metrics.channel_joined(member.user_id, channel.name)
+
+    def member_left(self, channel: Channel, user_id: str) -> None:
+        self.metrics.channel_left(user_id, channel.name)
+
+    def broadcast_sent(self, channel: Channel, event: str, payload: PondMessage,
+                       recipients: RecipientSpec, request_id: str, delivered: int) -> None:
+        self.metrics.message_broadcast(channel.name, event, delivered)
 
 class NoopMetrics:
     """A :class:`MetricsCollector` that records nothing."""

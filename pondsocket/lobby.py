@@ -7,7 +7,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from .adminbus import BUS
 from .channel import Channel, Member
 from .contexts.event import EventContext
 from .contexts.join import JoinContext
@@ -144,7 +143,7 @@ class Lobby:
         channel = self._channels.get(name)
         if channel is None:
             channel = self._channels[name] = Channel(name, self, route)
-            self.endpoint.metrics.channel_created(name)
+            self.endpoint.pond.listeners.channel_opened(channel)
         return channel
 
     # -- the channel host interface (called by this lobby's channels) ---------------------
@@ -156,22 +155,12 @@ class Lobby:
             self.closed_messages_received += channel.messages_received
             self.closed_messages_broadcast += channel.messages_broadcast
             self.closed_frames_delivered += channel.frames_delivered
-            self.endpoint.metrics.channel_destroyed(channel.name)
 
     def member_added(self, channel: Channel, member: Member) -> None:
         self.endpoint.membership_added(member.user_id, channel)
-        self.endpoint.metrics.channel_joined(member.user_id, channel.name)
-        if BUS.active:
-            BUS.emit("join", channel, user_id=member.user_id)
 
     def member_removed(self, channel: Channel, member: Member) -> None:
         self.endpoint.membership_removed(member.user_id, channel)
-        self.endpoint.metrics.channel_left(member.user_id, channel.name)
-        if BUS.active:
-            BUS.emit("leave", channel, user_id=member.user_id)
-
-    def broadcast_sent(self, channel: Channel, event_name: str, count: int) -> None:
-        self.endpoint.metrics.message_broadcast(channel.name, event_name, count)
 
     def outgoing_route(self, event_name: str
                        ) -> tuple[OutgoingHandler, tuple[MiddlewareFn, ...], Route] | None:
@@ -181,7 +170,7 @@ class Lobby:
             return None
         return self._outgoing.find(event_name)
 
-    async def member_left(self, channel: Channel, user: User, reason: str) -> None:
+    async def run_leave_handler(self, channel: Channel, user: User, reason: str) -> None:
         """Run the ``on_leave`` handler for a user who left ``channel``."""
         if self._leave is None:
             return
@@ -250,9 +239,8 @@ class Lobby:
         found = self._events.find(event.event)
         transport = member.transport
         if found is None:
-            if BUS.active:
-                BUS.emit("error", channel, user_id=member.user_id, event=event.event, code=404,
-                         message="handler not found")
+            self.endpoint.pond.listeners.handler_failed(channel, member.user_id, event.event,
+                                                        404, "handler not found")
             self._send_error(transport, ErrorTypes.HANDLER_NOT_FOUND, 404,
                              f"No handler for event {event.event!r} on {channel.name}", event)
             return
@@ -272,9 +260,8 @@ class Lobby:
             if not isinstance(exc, PondError):
                 log.exception("handler for %r on %s failed", event.event, channel.name)
                 self.endpoint.metrics.error("event_handler", exc)
-            if BUS.active:
-                BUS.emit("error", channel, user_id=member.user_id, event=event.event,
-                         code=err.code, message=err.message)
+            self.endpoint.pond.listeners.handler_failed(channel, member.user_id, event.event,
+                                                        err.code, err.message)
             self._send_error(transport, error_type_for(err.code), err.code, err.message, event,
                              err)
         finally:

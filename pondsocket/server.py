@@ -8,11 +8,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from .adminbus import BUS
 from .admincluster import ClusterAdmin
 from .cluster import ClusterNode
 from .endpoint import ConnectionHandler, ConnectionMiddlewareFn, Endpoint
-from .hooks import NoopMetrics
+from .hooks import MetricsListener, NoopMetrics
+from .listeners import Listeners, PondListener
 from .options import Options
 from .pubsub import PubSub
 from .transport.base import BaseTransport, Transport
@@ -48,18 +48,33 @@ class PondSocket:
         self.started_monotonic = time.monotonic()
         #: True once :meth:`close` has begun (health checks then answer 503).
         self.closing = False
+        #: What the core tells of its lifecycle goes to these (see :meth:`attach`).
+        self.listeners = Listeners()
         self.cluster: ClusterNode | None = (ClusterNode(self, pubsub) if pubsub is not None
                                             else None)
+        if self.cluster is not None:
+            self.attach(self.cluster)
         #: Answers (and asks) the other nodes' admin queries, with a cluster.
         self.cluster_admin: ClusterAdmin | None = (ClusterAdmin(self.cluster)
                                                    if self.cluster is not None else None)
         hooks = self._options.hooks
         self.metrics: Any = (hooks.metrics if hooks is not None and hooks.metrics is not None
                              else NoopMetrics())
+        if not isinstance(self.metrics, NoopMetrics):
+            self.attach(MetricsListener(self.metrics))
 
     @property
     def options(self) -> Options:
         return self._options
+
+    def attach(self, listener: PondListener) -> None:
+        """Tell ``listener`` what happens in this server from now on (connections, channels,
+        members, presence, broadcasts). Listeners are told in the order they were attached;
+        the cluster (with a ``pubsub``) is the first."""
+        self.listeners.attach(listener)
+
+    def detach(self, listener: PondListener) -> None:
+        self.listeners.detach(listener)
 
     @property
     def pubsub(self) -> PubSub | None:
@@ -104,8 +119,7 @@ class PondSocket:
         """Close every endpoint (and their connections and channels), leave the cluster,
         then close the pub/sub. Open admin event streams end first."""
         self.closing = True
-        if BUS.active:
-            BUS.end(self)
+        self.listeners.server_closing()
         for endpoint in self._endpoints:
             await endpoint.close()
         if self.cluster_admin is not None:

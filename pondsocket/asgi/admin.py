@@ -3,7 +3,7 @@
 Enabled by ``PondASGIApp(pond, admin=AdminOptions(token=...))``; every request needs
 ``Authorization: Bearer <token>``. The documents come from :class:`~pondsocket.admin.
 AdminInspector`, gathered from every node of a cluster by :mod:`pondsocket.admincluster`
-unless ``?scope=local``; the event stream from :data:`pondsocket.adminbus.BUS`.
+unless ``?scope=local``; the event stream from :func:`pondsocket.adminbus.events_of`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ..admin import CONNECTION_SORTS, AdminOptions, inspector_of, metrics_text
-from ..adminbus import BUS, Subscription
+from ..adminbus import Subscription, events_of
 from ..admincluster import ClusterAdmin, answer_query
 from ..adminmerge import (
     NodeAnswer,
@@ -269,7 +269,8 @@ class AdminRoutes:
             await _error(send, 406, "GET events with Accept: text/event-stream")
             return
         channel = query.get("channel") or None
-        sub = BUS.subscribe(self.pond, channel=channel, maxsize=self.options.event_queue_size)
+        sub = events_of(self.pond).subscribe(self.pond, channel=channel,
+                                             maxsize=self.options.event_queue_size)
         cluster = self._cluster(query)
         with sub, (cluster.watch(sub, channel) if cluster is not None
                    else contextlib.nullcontext()):
