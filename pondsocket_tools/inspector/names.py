@@ -3,19 +3,26 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
 #: The most user ids remembered (the oldest are forgotten first).
 MAX_USERS = 10_000
+#: Seconds before a channel fetched for names is fetched for them again (its members may
+#: have no name at all: it must not be asked for at every poll).
+REFETCH_AFTER = 30.0
 
 
 class NameBook:
     """User id -> the last presence seen for it in a channel document's members."""
 
-    def __init__(self, max_users: int = MAX_USERS) -> None:
+    def __init__(self, max_users: int = MAX_USERS, refetch_after: float = REFETCH_AFTER
+                 ) -> None:
         self.max_users = max_users
+        self.refetch_after = refetch_after
         self._presence: dict[str, dict[str, Any]] = {}
+        self._asked: dict[tuple[str, str], float] = {}  # channel -> when fetched for names
 
     def learn(self, members: Iterable[dict[str, Any]]) -> bool:
         """Remember the presence of each member of a ``/channels/{name}`` document; True
@@ -43,10 +50,13 @@ class NameBook:
         name = (self._presence.get(user_id) or {}).get("name")
         return name if isinstance(name, str) and name else None
 
-    def unnamed_channels(self, connections: Iterable[dict[str, Any]],
-                         limit: int) -> list[tuple[str, str]]:
-        """Up to ``limit`` ``(endpoint, channel)`` whose documents would name connections
-        that have no name yet (each channel once, in the connections' order)."""
+    def unnamed_channels(self, connections: Iterable[dict[str, Any]], limit: int,
+                         now: float | None = None) -> list[tuple[str, str]]:
+        """Up to ``limit`` ``(endpoint, channel)`` whose documents may name connections that
+        have no name yet (each channel once, in the connections' order), leaving out those
+        returned in the last :attr:`refetch_after` seconds (``now``: monotonic time)."""
+        now = time.monotonic() if now is None else now
+        self._asked = {k: t for k, t in self._asked.items() if now - t < self.refetch_after}
         wanted: list[tuple[str, str]] = []
         for doc in connections:
             if len(wanted) >= limit:
@@ -55,7 +65,9 @@ class NameBook:
                 continue
             for channel in doc.get("channels") or []:
                 key = (str(doc.get("endpoint")), str(channel))
-                if key not in wanted:
+                if key not in wanted and key not in self._asked:
                     wanted.append(key)
                     break
-        return wanted[:limit]
+        for key in wanted:
+            self._asked[key] = now
+        return wanted

@@ -147,10 +147,13 @@ class TableView(Vertical):
         self.post_message(self.Sorted(self))
 
     def cycle_sort(self, step: int = 1) -> None:
-        """Sort by the next column (``step`` 1) or the previous one (-1)."""
-        current = self.sort.column if self.sort is not None else -1 if step > 0 else 0
-        self.sort_by((current + step) % len(self.COLUMNS),
-                     self.COLUMNS[(current + step) % len(self.COLUMNS)].descending)
+        """Sort by the next column (``step`` 1: the first one when unsorted) or the previous
+        one (-1: the last one when unsorted), in that column's first direction."""
+        if self.sort is None:
+            column = 0 if step > 0 else len(self.COLUMNS) - 1
+        else:
+            column = (self.sort.column + step) % len(self.COLUMNS)
+        self.sort_by(column, self.COLUMNS[column].descending)
 
     def reverse_sort(self) -> None:
         """Reverse the direction of the sort (sorting by the first column when unsorted)."""

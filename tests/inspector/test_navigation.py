@@ -10,6 +10,7 @@ from typing import Any
 from textual.widgets import DataTable
 
 from pondsocket_tools.inspector.app import InspectorApp
+from pondsocket_tools.inspector.names import NameBook
 from pondsocket_tools.inspector.screens import DetailsScreen
 from pondsocket_tools.inspector.tables import Row, Sort, sort_rows
 from pondsocket_tools.inspector.views import ChannelTree
@@ -93,6 +94,15 @@ async def test_sort_by_any_column_and_direction_with_an_indicator() -> None:
         assert column(members, 3) == ["16:00:11", "16:00:12", "16:00:13", "-"]
         await pilot.press("i")
         assert column(members, 3) == ["16:00:13", "16:00:12", "16:00:11", "-"]
+
+        await pilot.press("3")  # the nodes: in the overview's order (this node first)
+        nodes = app.query_one("#nodes-table", DataTable)
+        assert not any(h.endswith(("▲", "▼")) for h in headers(nodes))
+        assert column(nodes, 1) == ["ok", "ok", "down"]
+        await pilot.press("S")  # unsorted, the previous column is the last: drops
+        assert headers(nodes)[8] == "drop ▼"
+        await pilot.press("s", "s")  # round to node, then state: "down" < "ok"
+        assert headers(nodes)[1] == "state ▲" and column(nodes, 1) == ["down", "ok", "ok"]
 
 
 # -- filters ------------------------------------------------------------------------------
@@ -254,3 +264,19 @@ async def test_the_focused_pane_has_a_bright_border() -> None:
         await pilot.pause()
         assert colours()[2].hex == ring.upper() and colours()[0] == colours()[1]
         assert colours()[0].hex != ring.upper()
+
+
+def test_a_channel_fetched_for_names_is_not_fetched_again_at_once() -> None:
+    book = NameBook(refetch_after=30)
+    nameless = [{"user_id": "u1", "endpoint": "/api/socket", "channels": ["/a", "/b"]},
+                {"user_id": "u2", "endpoint": "/api/socket", "channels": ["/a"]},
+                {"user_id": "u3", "endpoint": "/api/socket", "channels": ["/c"]}]
+    assert book.unnamed_channels(nameless, 5, now=0.0) == [("/api/socket", "/a"),
+                                                           ("/api/socket", "/c")]
+    # The members had no name: the next polls try u1's next channel, then nothing...
+    assert book.unnamed_channels(nameless, 5, now=1.0) == [("/api/socket", "/b")]
+    assert book.unnamed_channels(nameless, 5, now=2.0) == []
+    # ...until the channels may have new members.
+    assert book.unnamed_channels(nameless, 1, now=31.0) == [("/api/socket", "/a")]
+    book.learn([{"user_id": "u1", "presence": {"name": "ada"}}])
+    assert book.unnamed_channels(nameless, 5, now=40.0) == [("/api/socket", "/c")]
