@@ -111,7 +111,7 @@ _env_limits()
 # What the guard expects next on the connection.
 _HEAD = "head"  # (the rest of) a request head
 _BODY = "body"  # the remaining bytes of a Content-Length body
-_OFF = "off"  # nothing it can frame: an upgrade, or a chunked body; it stops guarding
+_OFF = "off"  # nothing it can frame (an upgraded connection, a chunked body): not guarding
 
 
 class _HeadGuard:
@@ -217,14 +217,16 @@ class _HeadGuard:
                     return (431, f"More than {limits.max_headers} header lines"), head_start
                 self._header(line)
                 continue
-            self._head_complete()
+            upgrade = self._head_complete()
             head_start = pos
+            if upgrade:  # what follows is the WebSocket protocol's, if uvicorn upgrades
+                break
         return None, head_start
 
     def _header(self, line: bytes) -> None:
         name, _, value = line.partition(b":")
         name = name.strip().lower()
-        if name == b"upgrade":
+        if name == b"upgrade" and b"websocket" in value.lower():
             self._upgrade = True
         elif name == b"transfer-encoding":
             self._chunked = True
@@ -234,11 +236,14 @@ class _HeadGuard:
                 self._chunked = True  # conflicting lengths: the parser refuses; stop framing
             self._content_length = value
 
-    def _head_complete(self) -> None:
+    def _head_complete(self) -> bool:
+        """Set what comes next; True for a WebSocket upgrade request (whether uvicorn
+        upgrades is known once its parser has the head: ``handle_websocket_upgrade``)."""
         self._cancel_head_timer()
         length = self._content_length
-        if self._upgrade or self._chunked:
-            self._expect = _OFF  # an upgrade switches protocols; a chunked body is not framed
+        upgrade = self._upgrade
+        if self._chunked:
+            self._expect = _OFF  # a chunked body is not framed here: stop guarding
         elif length is not None and not length.isdigit():
             self._expect = _OFF  # invalid: the parser answers 400
         elif length is not None and int(length) > 0:
@@ -249,6 +254,7 @@ class _HeadGuard:
         self._header_lines = 0
         self._upgrade = self._chunked = False
         self._content_length = None
+        return upgrade
 
     def _cycle_in_flight(self) -> bool:
         cycle = getattr(self, "cycle", None)

@@ -176,3 +176,21 @@ async def test_websocket_and_sse_clients_outlive_the_handshake_timeout(serve, ws
     await stream.expect("SYSTEM", "ACKNOWLEDGE", "/room/1", "j")
     joined = await ws.expect("PRESENCE", "JOIN", "/room/1")
     assert joined["payload"]["changed"] == {"name": "bob"}
+
+
+async def test_an_upgrade_request_served_as_plain_http_keeps_the_connection_guarded(serve):
+    # Upgrade: websocket without Connection: upgrade is no upgrade for uvicorn: the app
+    # answers it as a plain GET on a keep-alive connection, whose next head is bounded.
+    server = await serve()
+    reader, writer = await asyncio.open_connection(HOST, server.port)
+    try:
+        writer.write(b"GET /api/socket HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n\r\n")
+        await writer.drain()
+        async with asyncio.timeout(3):
+            answer = await reader.readuntil(b"Accept: text/event-stream)")
+        assert status_of(answer) == 404
+        writer.write(b"GET /api/socket HTTP/1.1\r\n")
+        await writer.drain()
+        assert await until_closed(reader, HANDSHAKE_TIMEOUT + 5) == b""
+    finally:
+        writer.close()
