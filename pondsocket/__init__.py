@@ -60,6 +60,7 @@ from .hooks import (
     with_metrics,
     with_rate_limiter,
 )
+from .listeners import PondListener
 from .lobby import (
     EventHandler,
     EventMiddlewareFn,
@@ -157,7 +158,7 @@ __all__ = [
     "MetricsCollector", "Middleware", "MultiError", "NoopMetrics", "OnCloseCallback",
     "OnConnect", "OnDisconnect", "OnMessageHandler", "Options", "OutgoingContext",
     "OutgoingHandler", "OverflowPolicy", "PondAssigns", "PondError", "PondEvent", "PondMessage",
-    "PondObject", "PondPresence", "PondSchema", "PondSocket", "PresenceClient",
+    "PondListener", "PondObject", "PondPresence", "PondSchema", "PondSocket", "PresenceClient",
     "PresenceEventTypes", "PubSub", "PubSubClosedError", "PushableTransport", "RateLimiter",
     "RecipientSpec", "Route", "SSEServerTransport", "ServerActions", "Store", "SystemEntity",
     "SystemEvents", "ToUsers", "TokenBucketRateLimiter", "Transport", "TransportType",
