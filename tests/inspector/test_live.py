@@ -8,7 +8,7 @@ import asyncio
 from pondsocket_tools.client.errors import EvictedError
 from pondsocket_tools.inspector.api import AdminClient
 from pondsocket_tools.inspector.app import WRITES_DISABLED_HINT, InspectorApp
-from pondsocket_tools.inspector.screens import ConfirmScreen, HelpScreen
+from pondsocket_tools.inspector.screens import ConfirmScreen, DetailsScreen, HelpScreen
 from pondsocket_tools.inspector.views import ChannelTree
 
 from .conftest import TOKEN, DemoServer, free_port, wait_for
@@ -263,3 +263,21 @@ async def test_follow_reopens_the_stream_with_the_channel_filter(demo, clients) 
         await followed.send("message", {"text": "everything again"})
         await wait_for(pilot, lambda: broadcasts(list(app.events)[start:], "/chat/follow-a"),
                        what="events of every channel")
+
+
+async def test_member_details_show_its_connection(demo, clients) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        ada = await clients(demo, "ada")
+        await ada.join("/chat/details")
+        await ada.join("/chat/details-2")
+        await select(pilot, app, "/chat/details")
+        app.query_one("#members").focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), what="details")
+        shown = dict(app.screen.lines)
+        assert shown["user"] == ada.user_id and shown["name"] == "ada"
+        assert shown["channels"] == "/chat/details, /chat/details-2"
+        assert shown["endpoint"] == "/api/socket (websocket)"
+        assert int(shown["frames sent"]) > 0 and shown["dropped"] == "0"
+        assert "name=ada" in shown["presence in /chat/details"]
