@@ -280,3 +280,21 @@ def test_a_channel_fetched_for_names_is_not_fetched_again_at_once() -> None:
     assert book.unnamed_channels(nameless, 1, now=31.0) == [("/api/socket", "/a")]
     book.learn([{"user_id": "u1", "presence": {"name": "ada"}}])
     assert book.unnamed_channels(nameless, 5, now=40.0) == [("/api/socket", "/c")]
+
+
+async def test_details_say_when_the_connection_is_not_in_the_list() -> None:
+    api = FakeAPI()
+
+    async def none_listed(limit: int = 500, sort: str = "age") -> dict[str, Any]:
+        return {"connections": [], "total": 12000}
+
+    api.connections = none_listed  # type: ignore[method-assign]
+    app = make_app(api)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.query_one("#members").focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), what="details")
+        shown = details(app)
+        assert shown["name"] == "ada" and "queue depth" not in shown
+        assert shown["connection"] == "its connection is not among the 500 oldest the server sent"
