@@ -33,7 +33,7 @@ import logging
 import os
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -141,7 +141,7 @@ class _HeadGuard:
 
     # -- asyncio.Protocol -----------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
         self._arm_head_timer()
 
@@ -322,6 +322,7 @@ def http_protocol(limits: HandshakeLimits | None = None, parser: str = "auto"
     """A guarded uvicorn HTTP protocol class with ``limits`` (default: from the environment),
     for ``uvicorn.Config(http=...)``. ``parser`` is ``"auto"``, ``"httptools"`` or
     ``"h11"``; ``ValueError`` for another, or for ``"httptools"`` when it is not installed."""
+    base: type[asyncio.Protocol]
     if parser == "auto":
         base = PondHTTPProtocol
     elif parser == "h11":
@@ -334,7 +335,9 @@ def http_protocol(limits: HandshakeLimits | None = None, parser: str = "auto"
         raise ValueError(f"parser must be 'auto', 'httptools' or 'h11', got {parser!r}")
     if limits is None:
         return base
-    return type(base.__name__, (base,), {"limits": limits, "__module__": __name__})
+    configured: type[asyncio.Protocol] = type(base.__name__, (base,),
+                                              {"limits": limits, "__module__": __name__})
+    return configured
 
 
 def _websocket_base() -> type[asyncio.Protocol]:
@@ -346,11 +349,11 @@ def _websocket_base() -> type[asyncio.Protocol]:
         from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
 
         assert AutoWebSocketsProtocol is not None, "uvicorn has no WebSocket library"
-        return AutoWebSocketsProtocol
+        return cast(type[asyncio.Protocol], AutoWebSocketsProtocol)
     return WebSocketsSansIOProtocol
 
 
-class _InfoAsDebug(logging.LoggerAdapter):  # type: ignore[type-arg]
+class _InfoAsDebug(logging.LoggerAdapter):
     """A logger whose info lines are debug lines."""
 
     def info(self, msg: object, *args: Any, **kwargs: Any) -> None:
