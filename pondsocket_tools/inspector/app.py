@@ -501,11 +501,13 @@ class InspectorApp(App[None]):
         if event.data_table.id == "members":
             member = self.query_one(ChannelView).members.get(key)
             if member is not None:
-                self.run_worker(self.show_details(member=member), group="details")
+                self.run_worker(self.show_details(member=member), group="details",
+                                exclusive=True)
         elif event.data_table.id == "connections-table":
             connection = self.query_one(ConnectionsView).connections.get(key)
             if connection is not None:
-                self.run_worker(self.show_details(connection=connection), group="details")
+                self.run_worker(self.show_details(connection=connection),
+                                group="details", exclusive=True)
 
     async def show_details(self, member: dict[str, Any] | None = None,
                            connection: dict[str, Any] | None = None) -> None:
