@@ -186,3 +186,16 @@ async def test_the_fake_documents_have_the_real_servers_structure(real_cluster) 
     drift = [f"{route} {diff}" for route, (mine, theirs) in pairs.items()
              for diff in differences(mine, theirs)]
     assert not drift, "the fake differs from the server:\n" + "\n".join(drift)
+
+
+def test_the_comparison_finds_each_kind_of_drift() -> None:
+    real = {"a": 1, "b": {"c": "x"}, "d": [{"e": 1.5}, {"f": True}], "g": None}
+    assert differences({"a": 2.0, "b": {"c": "y"}, "d": [{"f": False}], "g": [1]}, real) == []
+    assert differences({"a": "1", "b": {"c": "x", "z": 0}, "d": [{"e": "no"}], "g": None},
+                       real) == ["$.a: string in the fake, number in the server's",
+                                 "$.b.z: only in the fake",
+                                 "$.d[0].e: string in the fake, number in the server's"]
+    assert differences({"a": 1, "b": {}, "d": [], "g": None}, real) == [
+        "$.b.c: missing from the fake"]
+    assert differences({"l": [1]}, {"l": []}) == [
+        "$.l: the server's list is empty, nothing to compare with"]
