@@ -10,7 +10,8 @@
 * ``ws_connect(server, path, ...)`` opens a :class:`~tests.wsclient.WSClient` (JSON frames
   in and out, every receive bounded by a timeout); clients are closed at the end.
 * ``http_client`` is an ``httpx.AsyncClient``; ``sse_open(server, path)`` opens an SSE stream
-  read raw (:class:`SSEStream`), so comments and ``event:`` lines are visible.
+  read raw (:class:`~tests.sseclient.SSEStream`), so comments and ``event:`` lines are
+  visible.
 
 Every server started is stopped when the test ends. Everything waits on events (a frame, a
 status, the end of a stream) with a bound, never on sleeps.
@@ -18,9 +19,7 @@ status, the end of a stream) with a bound, never on sleeps.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,8 +30,10 @@ from pondsocket import Options
 from pondsocket.asgi import PondASGIApp, SSEOptions
 from tests.asgi.chat_app import build_chat
 from tests.servers import WS_SERVERS, InProcessServer, start_uvicorn, start_ws_server
+from tests.sseclient import SSEStream
 from tests.wsclient import TIMEOUT, WSClient, check_frame, close_all, open_client
 
+# Importable from here for older tests; new code imports them from their own modules.
 __all__ = ["TIMEOUT", "SSEStream", "WSClient", "build_chat", "check_frame"]
 
 
@@ -77,60 +78,6 @@ async def ws_connect(started_servers: list[InProcessServer]) -> AsyncIterator[An
 
     yield connect
     await close_all(clients)
-
-
-class SSEStream:
-    """An open ``text/event-stream`` response, parsed into blocks (one event or comment)."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.response = response
-        self._chunks = response.aiter_bytes()
-        self._buffer = b""
-        self.ended = False
-
-    @property
-    def token(self) -> str:
-        return self.response.headers["x-connection-id"]
-
-    async def block(self, timeout: float = TIMEOUT) -> list[str]:
-        """The lines of the next block (up to the blank line), or [] once the stream ended."""
-        async with asyncio.timeout(timeout):
-            while b"\n\n" not in self._buffer:
-                try:
-                    self._buffer += await anext(self._chunks)
-                except StopAsyncIteration:
-                    self.ended = True
-                    assert self._buffer == b"", f"stream ended mid-event: {self._buffer!r}"
-                    return []
-        block, self._buffer = self._buffer.split(b"\n\n", 1)
-        return block.decode().split("\n")
-
-    async def frame(self, timeout: float = TIMEOUT) -> dict[str, Any]:
-        """The next event, which must be a single unnamed ``data:`` line of JSON."""
-        lines = await self.block(timeout)
-        assert len(lines) == 1 and lines[0].startswith("data: "), lines
-        frame = json.loads(lines[0][len("data: "):])
-        assert list(frame) == ["action", "event", "channelName", "requestId", "payload"], frame
-        return frame
-
-    async def expect(self, action: str, event: str, channel: str | None = None,
-                     request_id: str | None = None, payload: Any = ...) -> dict[str, Any]:
-        """The next event, checked as :meth:`WSClient.expect` does."""
-        return check_frame(await self.frame(), action, event, channel, request_id, payload)
-
-    async def rest(self, timeout: float = TIMEOUT) -> list[dict[str, Any]]:
-        """Every event still to come, up to the end of the stream (comments skipped)."""
-        frames: list[dict[str, Any]] = []
-        async with asyncio.timeout(timeout):
-            while lines := await self.block(timeout):
-                if all(line.startswith(":") for line in lines):
-                    continue
-                assert len(lines) == 1 and lines[0].startswith("data: "), lines
-                frames.append(json.loads(lines[0][len("data: "):]))
-        return frames
-
-    async def ended_cleanly(self, timeout: float = TIMEOUT) -> None:
-        assert await self.block(timeout) == []
 
 
 @pytest.fixture
