@@ -6,7 +6,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .callbacks import Callbacks
 from .errors import (
@@ -41,12 +41,44 @@ from .protocol import (
 from .streams import EventStream, Subscription
 
 if TYPE_CHECKING:
-    from .client import PondClient
+    from .options import ClientOptions
 
 MessageCallback = Callable[[Message], Any]
 PresenceCallback = Callable[[PresenceEvent], Any]
 CloseCallback = Callable[["Channel", PondClientError | None], Any]
 
+
+
+class ChannelHost(Protocol):
+    """What a :class:`Channel` needs from the client it belongs to (the client's side is
+    :class:`~pondsocket_tools.client.client.ClientLink`)."""
+
+    @property
+    def options(self) -> ClientOptions: ...
+
+    @property
+    def is_connected(self) -> bool: ...
+
+    def enqueue(self, chan: Channel, text: str, request_id: str, event: str) -> None:
+        """Queue a ``BROADCAST`` frame of ``chan`` (sent once it is joined and connected)."""
+
+    def send_control(self, action: str, channel: str, request_id: str,
+                     payload: dict[str, Any] | None = None) -> None:
+        """Send a join or leave now, if connected."""
+
+    async def request(self, chan: Channel, event: str, payload: dict[str, Any] | None,
+                      timeout: float) -> Message:
+        """Send ``event`` and wait for the reply with the same request id."""
+        ...
+
+    def abandon_join(self, request_id: str, channel: str) -> None:
+        """A join given up: leave at once if it is acknowledged later."""
+
+    def channel_joined(self, chan: Channel) -> None:
+        """``chan`` is joined: its queued frames may go."""
+
+    def channel_ended(self, chan: Channel, reason: PondClientError | None) -> None:
+        """``chan`` has ended: forget it and fail what waits on it."""
 
 class ChannelState(StrEnum):
     """Where a channel is in its life.
@@ -73,10 +105,10 @@ class Channel:
     :meth:`on_presence`). :attr:`presence` is the live presence list.
     """
 
-    def __init__(self, client: PondClient, name: str, params: dict[str, Any] | None, *,
+    def __init__(self, host: ChannelHost, name: str, params: dict[str, Any] | None, *,
                  join_timeout: float | None = None) -> None:
-        self._client = client
-        self._join_timeout = join_timeout or client.options.join_timeout
+        self._host = host
+        self._join_timeout = join_timeout or host.options.join_timeout
         self.name = name
         self.join_params: dict[str, Any] = dict(params or {})
         self.state = ChannelState.JOINING
@@ -92,7 +124,7 @@ class Channel:
         self._closed = asyncio.Event()
         self._presence: list[dict[str, Any]] = []
         self._stream: EventStream[ChannelEvent] = EventStream(
-            f"channel {name}", client.options.buffer_size)
+            f"channel {name}", host.options.buffer_size)
         self._on_message = Callbacks()
         self._on_presence = Callbacks()
         self._on_close = Callbacks()
@@ -147,7 +179,7 @@ class Channel:
         self._check_open()
         request_id = new_request_id()
         text = encode_client_frame(BROADCAST, event, self.name, request_id, payload)
-        self._client._enqueue(self, text, request_id, event)
+        self._host.enqueue(self, text, request_id, event)
         return request_id
 
     async def request(self, event: str, payload: dict[str, Any] | None = None, *,
@@ -161,8 +193,8 @@ class Channel:
         when the connection drops after the request was sent.
         """
         self._check_open()
-        timeout = self._client.options.request_timeout if timeout is None else timeout
-        return await self._client._request(self, event, payload, timeout)
+        timeout = self._host.options.request_timeout if timeout is None else timeout
+        return await self._host.request(self, event, payload, timeout)
 
     async def leave(self, timeout: float | None = None) -> None:
         """Leave the channel and wait (at most ``timeout``, default the client's
@@ -172,16 +204,16 @@ class Channel:
         if self.state is ChannelState.LEAVING and self._left is not None:
             await asyncio.shield(self._left)
             return
-        if self.state is not ChannelState.JOINED or not self._client.is_connected:
+        if self.state is not ChannelState.JOINED or not self._host.is_connected:
             if self._join_rid is not None:
-                self._client._abandon_join(self._join_rid, self.name)
+                self._host.abandon_join(self._join_rid, self.name)
             self._end(None, ChannelClosedError(self.name, "left before the join completed"))
             return
         self.state = ChannelState.LEAVING
         self._left = asyncio.get_running_loop().create_future()
         self._leave_rid = new_request_id()
-        self._client._send_control(LEAVE_CHANNEL, self.name, self._leave_rid)
-        timeout = self._client.options.leave_timeout if timeout is None else timeout
+        self._host.send_control(LEAVE_CHANNEL, self.name, self._leave_rid)
+        timeout = self._host.options.leave_timeout if timeout is None else timeout
         try:
             await asyncio.wait_for(asyncio.shield(self._left), timeout)
         except TimeoutError:
@@ -253,7 +285,7 @@ class Channel:
         except TimeoutError:
             if not self._joined.done():
                 if self._join_rid is not None:
-                    self._client._abandon_join(self._join_rid, self.name)
+                    self._host.abandon_join(self._join_rid, self.name)
                 self._end(JoinTimeoutError(self.name, timeout))
             await self._joined  # raises the reason
 
@@ -263,7 +295,7 @@ class Channel:
             self._stale_rids.append(self._join_rid)
         self.state = ChannelState.JOINING
         self._join_rid = new_request_id()
-        self._client._send_control(JOIN_CHANNEL, self.name, self._join_rid, self.join_params)
+        self._host.send_control(JOIN_CHANNEL, self.name, self._join_rid, self.join_params)
         self._arm_join_timer()
 
     def _arm_join_timer(self) -> None:
@@ -274,7 +306,7 @@ class Channel:
         def expired() -> None:
             if self.state is ChannelState.JOINING and self._join_rid == rid:
                 if rid is not None:
-                    self._client._abandon_join(rid, self.name)
+                    self._host.abandon_join(rid, self.name)
                 self._end(JoinTimeoutError(self.name, timeout))
 
         self._join_timer = asyncio.get_running_loop().call_later(timeout, expired)
@@ -348,7 +380,7 @@ class Channel:
         self.joins += 1
         if not self._joined.done():
             self._joined.set_result(None)
-        self._client._channel_joined(self)
+        self._host.channel_joined(self)
         self._on_join(self)
 
     def _presence_changed(self, frame: ServerFrame) -> None:
@@ -371,7 +403,39 @@ class Channel:
             self._joined.exception()  # retrieved: nobody may be waiting
         if self._left is not None and not self._left.done():
             self._left.set_result(None)
-        self._client._channel_ended(self, reason)
+        self._host.channel_ended(self, reason)
         self._stream.close(reason)
         self._closed.set()
         self._on_close(self, reason)
+
+
+class ChannelControl:
+    """How the client drives one of its channels through the connection's life (the other
+    half of :class:`ChannelHost`)."""
+
+    __slots__ = ("channel",)
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+
+    def send_join(self) -> None:
+        """Send (or re-send after a reconnect) the join; the connection is up."""
+        self.channel._send_join()
+
+    async def wait_joined(self, timeout: float) -> None:
+        await self.channel._wait_joined(timeout)
+
+    def connection_lost(self) -> None:
+        self.channel._connection_lost()
+
+    def adopt_join(self) -> None:
+        """A late acknowledgement of an abandoned join of this name arrived: joined."""
+        self.channel._adopt_join()
+
+    def handle(self, frame: ServerFrame) -> None:
+        """A frame of this channel arrived."""
+        self.channel._handle(frame)
+
+    def end(self, reason: PondClientError | None,
+            waiter_error: PondClientError | None = None) -> None:
+        self.channel._end(reason, waiter_error)

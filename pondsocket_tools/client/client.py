@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from .callbacks import Callbacks
-from .channel import Channel, ChannelState
+from .channel import Channel, ChannelControl, ChannelState
 from .errors import (
     ChannelClosedError,
     ClientClosedError,
@@ -123,7 +123,8 @@ class PondClient:
         self.connection_id: str | None = None
         self.user_id: str | None = None
         self.connects = 0
-        self._channels: dict[str, Channel] = {}
+        self._channels: dict[str, ChannelControl] = {}
+        self._link = ClientLink(self)
         self._queue = OutboundQueue(options.queue_size, options.queue_overflow)
         self._requests: dict[str, _Pending] = {}
         self._expired: OrderedDict[str, None] = OrderedDict()
@@ -148,7 +149,7 @@ class PondClient:
     @property
     def channels(self) -> dict[str, Channel]:
         """The channels that have not ended, by name."""
-        return dict(self._channels)
+        return {name: control.channel for name, control in self._channels.items()}
 
     @property
     def queued(self) -> int:
@@ -240,20 +241,22 @@ class PondClient:
             raise ValueError("channel name must not be empty")
         timeout = self.options.join_timeout if timeout is None else timeout
         existing = self._channels.get(channel)
-        if existing is not None and not existing.is_closed:
-            await existing._wait_joined(timeout)
-            return existing
-        chan = Channel(self, channel, dict(params or {}), join_timeout=timeout)
-        self._channels[channel] = chan
+        if existing is not None and not existing.channel.is_closed:
+            await existing.wait_joined(timeout)
+            return existing.channel
+        control = ChannelControl(Channel(self._link, channel, dict(params or {}),
+                                         join_timeout=timeout))
+        self._channels[channel] = control
         self._start()
         if self.is_connected:
-            chan._send_join()
-        await chan._wait_joined(timeout)
-        return chan
+            control.send_join()
+        await control.wait_joined(timeout)
+        return control.channel
 
     def channel(self, name: str) -> Channel | None:
         """The channel ``name`` if it has not ended."""
-        return self._channels.get(name)
+        control = self._channels.get(name)
+        return control.channel if control is not None else None
 
     # -- internals: the connection loop --------------------------------------------------
 
@@ -376,9 +379,9 @@ class PondClient:
         self._backoff.reset()
         self.error = None
         self._set_state(ConnectionState.CONNECTED)
-        for chan in list(self._channels.values()):
-            if chan.state in (ChannelState.JOINING, ChannelState.STALLED):
-                chan._send_join()
+        for control in list(self._channels.values()):
+            if control.channel.state in (ChannelState.JOINING, ChannelState.STALLED):
+                control.send_join()
 
     def _became_disconnected(self) -> None:
         self._queue.hold_unsent()
@@ -389,8 +392,8 @@ class PondClient:
                 pending.future.set_exception(ConnectionLostError(
                     f"connection lost before the reply to {pending.outbound.event!r} on "
                     f"{pending.channel.name} arrived (the server may have handled it)"))
-        for chan in list(self._channels.values()):
-            chan._connection_lost()
+        for control in list(self._channels.values()):
+            control.connection_lost()
         if not self._closing:
             # Announced by the reconnect loop, with the reason and the retry delay.
             self._set_state(ConnectionState.DISCONNECTED, notify=False)
@@ -440,8 +443,8 @@ class PondClient:
         self._closing = True
         if reason is not None:
             self.error = reason
-        for chan in list(self._channels.values()):
-            chan._end(reason, waiter_error)
+        for control in list(self._channels.values()):
+            control.end(reason, waiter_error)
         for pending in self._requests.values():
             if not pending.future.done():
                 pending.future.set_exception(waiter_error)
@@ -473,7 +476,8 @@ class PondClient:
         self._queue.release(chan.name)
 
     def _channel_ended(self, chan: Channel, reason: PondClientError | None) -> None:
-        if self._channels.get(chan.name) is chan:
+        control = self._channels.get(chan.name)
+        if control is not None and control.channel is chan:
             del self._channels[chan.name]
         self._queue.drop_channel(chan.name)
         error = reason or ChannelClosedError(chan.name,
@@ -534,9 +538,9 @@ class PondClient:
             if rid in self._expired:
                 log.debug("discarding a late answer to an expired request: %s", frame)
                 return
-        chan = self._channels.get(frame.channel)
-        if chan is not None:
-            chan._handle(frame)
+        control = self._channels.get(frame.channel)
+        if control is not None:
+            control.handle(frame)
             return
         message = Message.from_frame(frame)
         if action == ERROR:
@@ -553,10 +557,10 @@ class PondClient:
         """The server accepted a join after we stopped waiting: take it if the channel is
         being joined again, else leave at once."""
         name = self._abandoned.pop(request_id)
-        chan = self._channels.get(name)
-        if chan is not None and chan.state is ChannelState.JOINING:
-            chan._adopt_join()
-        elif chan is None:
+        control = self._channels.get(name)
+        if control is not None and control.channel.state is ChannelState.JOINING:
+            control.adopt_join()
+        elif control is None:
             log.info("late acknowledgement of the abandoned join of %s: leaving it", name)
             self._send_control(LEAVE_CHANNEL, name, new_request_id())
 
@@ -586,6 +590,45 @@ async def _close_quietly(transport: Transport, frames: AsyncIterator[Any]) -> No
     if aclose is not None:
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await aclose()
+
+
+
+class ClientLink:
+    """The client's side of its contract with its channels (:class:`ChannelHost`): what a
+    :class:`Channel` may ask of the :class:`PondClient` it belongs to."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: PondClient) -> None:
+        self._client = client
+
+    @property
+    def options(self) -> ClientOptions:
+        return self._client.options
+
+    @property
+    def is_connected(self) -> bool:
+        return self._client.is_connected
+
+    def enqueue(self, chan: Channel, text: str, request_id: str, event: str) -> None:
+        self._client._enqueue(chan, text, request_id, event)
+
+    def send_control(self, action: str, channel: str, request_id: str,
+                     payload: dict[str, Any] | None = None) -> None:
+        self._client._send_control(action, channel, request_id, payload)
+
+    async def request(self, chan: Channel, event: str, payload: dict[str, Any] | None,
+                      timeout: float) -> Message:
+        return await self._client._request(chan, event, payload, timeout)
+
+    def abandon_join(self, request_id: str, channel: str) -> None:
+        self._client._abandon_join(request_id, channel)
+
+    def channel_joined(self, chan: Channel) -> None:
+        self._client._channel_joined(chan)
+
+    def channel_ended(self, chan: Channel, reason: PondClientError | None) -> None:
+        self._client._channel_ended(chan, reason)
 
 
 __all__ = ["ConnectionState", "PondClient", "ServerError", "StateChange"]
