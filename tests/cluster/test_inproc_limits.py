@@ -10,6 +10,7 @@ their documented sizes, on an in-process cluster:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -98,6 +99,39 @@ async def test_replay_publishes_the_last_4096_again(make_node):
     await read_until(b, REPLAY_LIMIT + extra - 1)
     await fence(a, b)
     assert message_ids(b) == list(range(extra, REPLAY_LIMIT + extra))
+
+
+async def test_the_4096_are_counted_over_all_channels(make_node, spy):
+    """The replay keeps a node's last 4,096 over all its channels: a busy channel pushes a
+    quiet one's messages out (docs/cluster.md says so)."""
+    n1, n2 = make_node("n1", **BULK), make_node("n2", **BULK)
+    a, b = await n1.join("a", track=False), await n2.join("b")
+    await n1.join("a2", channel="/chat/2", track=False)
+    await settled(n1, n2)
+    await lose_subscription(n2)
+    await a.send("message", {"id": "quiet"})
+    await a.wait_for(is_message(id="quiet"))
+    busy = n1.channel("/chat/2")
+    for k in range(REPLAY_LIMIT):
+        await busy.broadcast("message", {"id": k})
+    await wait_until(lambda: not n1.cluster._outbox, timeout=BULK_WAIT,
+                     what="n1 published while n2 is away")
+
+    # n1 answers n2's request with the replay first, then its STATE_RESPONSE: once that is
+    # out, anything replayed is out too.
+    answered = asyncio.get_running_loop().create_future()
+
+    async def watch(topic: str, data: bytes) -> None:
+        message = json.loads(data)
+        if ((message["sourceNodeId"], message["type"], message["channelName"])
+                == ("n1", "STATE_RESPONSE", CHAN) and not answered.done()):
+            answered.set_result(None)
+
+    await spy.subscribe("pondsocket:v1:default:*", watch)
+    await resubscribe(n2)
+    await asyncio.wait_for(answered, BULK_WAIT)
+    await fence(a, b)
+    assert message_ids(b) == [], b.log()  # "quiet" was not published again
 
 
 class ShiftedClock:
