@@ -14,7 +14,7 @@ import hmac
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from ..admin import CONNECTION_SORTS, AdminOptions, inspector_of, metrics_text
@@ -29,9 +29,11 @@ from ..adminmerge import (
     merge_overview,
     node_status,
 )
-from ..server import PondSocket
 from ..wire import WireError, decode_json
 from .scope import Scope, query_dict
+
+if TYPE_CHECKING:  # an adapter drives the core through the objects it is given
+    from ..server import PondSocket
 
 MAX_LIMIT = 1_000_000
 _LIMIT = re.compile(r"[1-9][0-9]{0,5}|1000000", re.ASCII)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..admin import AdminOptions
-from ..server import PondSocket
 from .admin import AdminRoutes, send_json
 from .scope import Scope, request_path, send_plain
 from .sse import (
@@ -19,6 +18,9 @@ from .sse import (
 )
 from .sse_relay import SSERelay
 from .websocket import serve_websocket
+
+if TYPE_CHECKING:  # an adapter drives the core through the objects it is given
+    from ..server import PondSocket
 
 log = logging.getLogger("pondsocket.asgi")
 

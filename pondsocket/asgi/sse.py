@@ -13,14 +13,16 @@ import secrets
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..endpoint import Endpoint
-from ..server import PondSocket
 from ..transport.sse import SSEServerTransport
 from ..types import Headers
 from .scope import Scope, incoming_connection, request_path, send_plain
 from .sse_relay import SSERelay, run_command
+
+if TYPE_CHECKING:  # an adapter drives the core through the objects it is given
+    from ..endpoint import Endpoint
+    from ..server import PondSocket
 
 log = logging.getLogger("pondsocket.asgi.sse")
 

@@ -17,9 +17,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..cluster import ALL_NODES
-from ..server import PondSocket
 
 if TYPE_CHECKING:
+    from ..server import PondSocket
     from ..transport.sse import SSEServerTransport
     from .sse import SSERegistry
 

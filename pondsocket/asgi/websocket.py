@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..enums import TransportType
 from ..errors import PondError
-from ..server import PondSocket
 from ..transport.base import CLOSE_TRY_AGAIN_LATER, BaseTransport
 from ..transport.base import truncate_close_reason as close_reason
 from ..wire import Frame
 from .scope import Scope, incoming_connection, request_path
+
+if TYPE_CHECKING:  # an adapter drives the core through the objects it is given
+    from ..server import PondSocket
 
 log = logging.getLogger("pondsocket.asgi")
 
