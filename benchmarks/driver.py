@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from .payloads import payload
+
 CONNECT_BATCH = 100
 
 
@@ -24,8 +26,10 @@ def _frame(action: str, channel: str, event: str, payload: dict, request_id: str
                        "requestId": request_id or uuid.uuid4().hex, "payload": payload})
 
 
-async def _open(url: str, max_queue: int | None = 64) -> ClientConnection:
-    ws = await connect(url, max_size=None, compression=None, max_queue=max_queue,
+async def _open(url: str, max_queue: int | None = 64,
+                compression: str | None = "deflate") -> ClientConnection:
+    # compression="deflate" offers permessage-deflate with the parameters browsers send
+    ws = await connect(url, max_size=None, compression=compression, max_queue=max_queue,
                        open_timeout=30, ping_interval=None)
     first = json.loads(await ws.recv())
     assert first["action"] == "CONNECT", first
@@ -44,19 +48,33 @@ async def _join(ws: ClientConnection, channel: str, params: dict | None = None) 
 
 async def open_members(url: str | list[str], channels: list[str], *,
                        max_queue: int | None = 64,
-                       params: Callable[[int], dict] | None = None) -> list[ClientConnection]:
+                       params: Callable[[int], dict] | None = None,
+                       compression: str | None = "deflate") -> list[ClientConnection]:
     """One joined connection per entry of ``channels`` (opened in batches); with several
-    URLs (cluster nodes) the connections are spread over them in turn."""
+    URLs (cluster nodes) the connections are spread over them in turn. ``compression``
+    ("deflate" or None) is whether the clients offer permessage-deflate."""
     urls = [url] if isinstance(url, str) else url
     conns: list[ClientConnection] = []
     for start in range(0, len(channels), CONNECT_BATCH):
         batch = channels[start:start + CONNECT_BATCH]
-        opened = await asyncio.gather(*(_open(urls[(start + i) % len(urls)], max_queue)
+        opened = await asyncio.gather(*(_open(urls[(start + i) % len(urls)], max_queue,
+                                              compression)
                                         for i in range(len(batch))))
         await asyncio.gather(*(_join(ws, ch, params(start + i) if params else None)
                                for i, (ws, ch) in enumerate(zip(opened, batch, strict=True))))
         conns.extend(opened)
     return conns
+
+
+def negotiated(ws: ClientConnection) -> str:
+    """The compression the server agreed to, from its Sec-WebSocket-Extensions answer:
+    ``deflate``, ``deflate (no context takeover)`` (what compress-once needs) or ``none``."""
+    header = ws.response.headers.get("Sec-WebSocket-Extensions", "") if ws.response else ""
+    if "permessage-deflate" not in header:
+        return "none"
+    if "server_no_context_takeover" in header:
+        return "deflate (no context takeover)"
+    return "deflate"
 
 
 async def close_all(conns: list[ClientConnection]) -> None:
@@ -92,16 +110,18 @@ async def _count(ws: ClientConnection, counter: Counter, expected: int) -> None:
 async def fan_out(conns: list[ClientConnection], publishers: list[tuple[ClientConnection, str]],
                   messages: int, payload_size: int, deliveries: int,
                   timeout: float = 180.0) -> float:
-    """Each publisher sends ``messages`` to its channel; returns seconds until the
-    ``deliveries`` expected frames have all arrived."""
+    """Each publisher sends ``messages`` payloads of ``payload_size`` bytes to its channel;
+    returns seconds until the ``deliveries`` expected frames have all arrived."""
     counter = Counter(deliveries, deliveries)
     per_conn = deliveries // len(conns)
+    # encoded before the clock starts: the driver's own JSON work is not the server's time
+    frames = [[_frame("BROADCAST", channel, "msg", payload(payload_size, seq))
+               for _, channel in publishers] for seq in range(messages)]
     readers = [asyncio.create_task(_count(ws, counter, per_conn)) for ws in conns]
-    pad = "x" * max(0, payload_size - 30)
     started = time.perf_counter()
-    for seq in range(messages):
-        for ws, channel in publishers:
-            await ws.send(_frame("BROADCAST", channel, "msg", {"seq": seq, "pad": pad}))
+    for batch in frames:
+        for (ws, _), frame in zip(publishers, batch, strict=True):
+            await ws.send(frame)
     try:
         await asyncio.wait_for(counter.done.wait(), timeout)
     finally:

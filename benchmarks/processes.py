@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import time
 import venv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,6 +19,14 @@ UPSTREAM_VENV = CACHE / "upstream-venv"
 UPSTREAM_PACKAGES = ["pondsocket==0.0.7", "pondsocket-asgi==0.0.6", "uvicorn[standard]>=0.30"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+SCHEDSTAT = Path("/proc/self/schedstat").exists()  # kernels without CONFIG_SCHEDSTATS lack it
+
+# The extra command-line arguments that put each kind of server in a compression mode
+# (benchmarks.settings); a mode a server lacks (compress-once, today) is "not available".
+CEILING_MODES = {"off": ["none"], "per-recipient": ["deflate"], "default": ["none"]}
+WSSERVER_MODES = {"off": ["none"], "per-recipient": ["deflate"], "default": []}
+UVICORN_MODES = {"off": ["--ws-per-message-deflate", "false"],
+                 "per-recipient": ["--ws-per-message-deflate", "true"], "default": []}
 
 
 def free_port() -> int:
@@ -43,7 +52,8 @@ class ServerSpec:
     """How to start one server: a name, a command (with ``{port}``), a directory, a path.
 
     ``nodes`` > 1 starts that many processes of the command plus a ``redis-server`` they
-    share (``REDIS_URL`` in their environment): a cluster.
+    share (``REDIS_URL`` in their environment): a cluster. ``modes`` maps a compression
+    mode (``Setting.server_mode``) to the arguments appended to the command for it.
     """
 
     name: str
@@ -51,26 +61,35 @@ class ServerSpec:
     cwd: Path
     path: str = "/ws"
     nodes: int = 1
+    modes: dict[str, list[str]] = field(default_factory=lambda: {"default": []})
+
+    def command_for(self, mode: str) -> list[str] | None:
+        """The command line for ``mode``, or None when this server cannot run in it."""
+        extra = self.modes.get(mode)
+        return None if extra is None else [*self.command, *extra]
 
 
 def specs(include_upstream: bool, include_cluster: bool = True) -> list[ServerSpec]:
+    """Every server under test; the first is the ceiling the others are compared with."""
     uvicorn = ["-m", "uvicorn", "--host", "127.0.0.1", "--port", "{port}", "--log-level",
                "warning", "--loop", "uvloop", "--ws-max-size", "4194304"]
     wsserver = [sys.executable, "-m", "benchmarks.servers.pond_app", "{port}"]
     out = [
         ServerSpec("websockets ceiling", [sys.executable, "-m", "benchmarks.servers.ceiling",
-                                          "{port}"], ROOT),
+                                          "{port}"], ROOT, modes=CEILING_MODES),
         ServerSpec("pondsocket ASGI+uvicorn", [sys.executable, *uvicorn,
-                                               "benchmarks.servers.pond_app:app"], ROOT),
-        ServerSpec("pondsocket wsserver", wsserver, ROOT),
+                                               "benchmarks.servers.pond_app:app"], ROOT,
+                   modes=UVICORN_MODES),
+        ServerSpec("pondsocket wsserver", wsserver, ROOT, modes=WSSERVER_MODES),
     ]
     if include_cluster and shutil.which("redis-server"):
-        out.append(ServerSpec("pondsocket wsserver x2 + redis", wsserver, ROOT, nodes=2))
+        out.append(ServerSpec("pondsocket wsserver x2 + redis", wsserver, ROOT, nodes=2,
+                              modes=WSSERVER_MODES))
     if include_upstream:
         python = ensure_upstream_venv()
         out.append(ServerSpec("upstream pondsocket 0.0.7", [str(python), *uvicorn,
                                                              "upstream_app:app"],
-                              ROOT / "benchmarks" / "servers"))
+                              ROOT / "benchmarks" / "servers", modes=UVICORN_MODES))
     return out
 
 
@@ -99,8 +118,17 @@ class _Process:
         raise RuntimeError(f"{self.name} did not listen within {timeout}s")
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+        """CPU time so far: nanoseconds from each thread's schedstat (clock ticks are 10 ms,
+        too coarse for a short row), or utime + stime where schedstat is missing."""
+        pid = self.proc.pid
+        if not SCHEDSTAT:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        total = 0
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):  # the thread just exited
+                total += int((task / "schedstat").read_text().split()[0])
+        return total / 1e9
 
     def rss_bytes(self) -> int:
         return int(Path(f"/proc/{self.proc.pid}/statm").read_text().split()[1]) * PAGE
@@ -120,8 +148,12 @@ class ServerProcess:
     CPU time and RSS are summed over every process of the server (Redis included).
     """
 
-    def __init__(self, spec: ServerSpec) -> None:
+    def __init__(self, spec: ServerSpec, mode: str = "default") -> None:
+        command = spec.command_for(mode)
+        if command is None:
+            raise ValueError(f"{spec.name} has no {mode!r} mode")
         self.spec = spec
+        self.mode = mode
         env = {**os.environ, "PYTHONPATH": str(ROOT) if spec.cwd == ROOT else ""}
         self.processes: list[_Process] = []
         try:
@@ -130,7 +162,7 @@ class ServerProcess:
                                                   "", "--appendonly", "no"], ROOT, env)
                 self.processes.append(redis)
                 env["REDIS_URL"] = f"redis://127.0.0.1:{redis.port}"
-            self.nodes = [_Process(spec.name, spec.command, spec.cwd, env)
+            self.nodes = [_Process(spec.name, command, spec.cwd, env)
                           for _ in range(spec.nodes)]
             self.processes.extend(self.nodes)
         except Exception:

@@ -18,7 +18,7 @@ from websockets.asyncio.server import broadcast, serve
 dumps = partial(json.dumps, separators=(",", ":"))
 
 
-async def main(port: int) -> None:
+async def main(port: int, compression: str | None = None) -> None:
     channels: dict[str, set] = {}
 
     async def handler(ws) -> None:
@@ -51,7 +51,7 @@ async def main(port: int) -> None:
             for name in joined:
                 channels[name].discard(ws)
 
-    async with serve(handler, "127.0.0.1", port, max_size=1 << 20, compression=None):
+    async with serve(handler, "127.0.0.1", port, max_size=1 << 20, compression=compression):
         print("ready", flush=True)
         await asyncio.Future()
 
@@ -63,4 +63,7 @@ if __name__ == "__main__":
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(main(int(sys.argv[1])))
+    mode = sys.argv[2] if len(sys.argv) > 2 else "none"
+    if mode not in ("none", "deflate"):
+        sys.exit(f"compression must be none or deflate, not {mode!r}")
+    asyncio.run(main(int(sys.argv[1]), None if mode == "none" else mode))

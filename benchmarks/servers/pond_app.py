@@ -1,4 +1,9 @@
-"""This project under test: a relay channel served by PondASGIApp (uvicorn runs it)."""
+"""This project under test: a relay channel served by PondASGIApp (uvicorn runs it).
+
+``python -m benchmarks.servers.pond_app PORT [none|deflate]`` serves it with the direct
+``pondsocket.wsserver`` adapter instead; without the second argument, with that adapter's
+default (no compression), else ``compression=None`` or ``"deflate"`` (per recipient).
+"""
 
 from __future__ import annotations
 
@@ -53,5 +58,10 @@ if __name__ == "__main__":  # the direct websockets adapter: python -m ... PORT
 
     from pondsocket.wsserver import serve
 
+    options = {}
+    if len(sys.argv) > 2:
+        if sys.argv[2] not in ("none", "deflate"):
+            sys.exit(f"compression must be none or deflate, not {sys.argv[2]!r}")
+        options["compression"] = None if sys.argv[2] == "none" else "deflate"
     uvloop.install()
-    asyncio.run(serve(pond, "127.0.0.1", int(sys.argv[1])))
+    asyncio.run(serve(pond, "127.0.0.1", int(sys.argv[1]), **options))

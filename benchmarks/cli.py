@@ -1,0 +1,114 @@
+"""``python -m benchmarks``: options, sizes, and the run (see docs/benchmarks.md).
+
+Every server runs in its own process; this process drives it. Server CPU time and RSS come
+from /proc. Each row is the median of ``--rounds`` interleaved rounds with its spread, and
+its ratio to the websockets ceiling measured in the same run under the same setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from . import settings
+from .processes import specs
+from .report import print_table
+from .rounds import run
+from .scenarios import scenarios
+
+T = TypeVar("T")
+
+
+def _list_of(convert: Callable[[str], T]) -> Callable[[str], list[T]]:
+    def parse(text: str) -> list[T]:
+        return [convert(part) for part in text.split(",") if part.strip()]
+    parse.__name__ = f"comma-separated {convert.__name__}"  # argparse names it in errors
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; sizes left as None are filled in by :func:`resolve`."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes and 1 round, for a smoke run")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="interleaved rounds; each row reports the median (default 3, "
+                             "--quick 1)")
+    parser.add_argument("--no-upstream", action="store_true",
+                        help="skip upstream pondsocket (no PyPI access needed)")
+    parser.add_argument("--no-cluster", action="store_true",
+                        help="skip the 2-node + Redis fan-out row")
+    parser.add_argument("--scenario", action="append",
+                        help="run only scenarios whose name contains this (repeatable)")
+    parser.add_argument("--server", action="append",
+                        help="run only servers whose name contains this (repeatable); the "
+                             "ceiling always runs: every ratio needs it")
+    parser.add_argument("--fanout", type=_list_of(int), default=None,
+                        help="fan-out subscriber counts (default 1000, --quick 100)")
+    parser.add_argument("--sizes", type=_list_of(int), default=[100, 2048, 16384],
+                        help="fan-out payload sizes in bytes (default 100,2048,16384)")
+    parser.add_argument("--messages", type=int, default=None,
+                        help="fan-out messages per row up to 1 KB, fewer above "
+                             "(default 100, --quick 20)")
+    parser.add_argument("--settings", type=settings.parse_settings,
+                        default=[settings.SETTINGS[n] for n in settings.FANOUT_DEFAULT],
+                        help="compression settings of the fan-out rows (default "
+                             f"{','.join(settings.FANOUT_DEFAULT)})")
+    parser.add_argument("--other-settings", type=settings.parse_settings,
+                        default=[settings.SETTINGS[n] for n in settings.OTHER_DEFAULT],
+                        help="compression settings of the other scenarios (default "
+                             f"{','.join(settings.OTHER_DEFAULT)})")
+    return parser
+
+
+def resolve(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill in the sizes the options left open, full or ``--quick``."""
+    full = not args.quick
+    if args.rounds is None:
+        args.rounds = 3 if full else 1
+    if args.rounds < 1:
+        raise SystemExit("--rounds must be at least 1")
+    if args.fanout is None:
+        args.fanout = [1000] if full else [100]
+    if args.messages is None:
+        args.messages = 100 if full else 20
+    args.size = 100  # payload bytes of the many-channels scenario
+    args.rooms = 1000 if full else 50
+    args.presence_users = 1000 if full else 100
+    args.idle = 5000 if full else 200
+    args.requests = 2000 if full else 200
+    args.slow_n = 100 if full else 20
+    # Enough bytes (5 MB) for a reader that stopped to fill its socket buffers (the kernel
+    # takes about 4 MB), so that the server itself has to hold or shed what it cannot send.
+    args.slow_messages = 2500 if full else 300
+    args.slow_rate = 500.0
+    args.slow_size = 2000
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse ``argv``, run every round, print the table and the run's duration."""
+    args = resolve(build_parser().parse_args(argv))
+    servers = specs(include_upstream=not args.no_upstream, include_cluster=not args.no_cluster)
+    ceiling_name = servers[0].name
+    if args.server:  # the ceiling stays: every ratio needs it
+        servers = [s for i, s in enumerate(servers)
+                   if i == 0 or any(part in s.name for part in args.server)]
+    chosen = scenarios(args)
+    if args.scenario:
+        chosen = [s for s in chosen if any(part in s.name for part in args.scenario)]
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    started = time.perf_counter()
+    results = asyncio.run(run(args, chosen, servers))
+    print_table(results, args.rounds, ceiling_name)
+    print(f"run took {time.perf_counter() - started:.0f} s", file=sys.stderr)
