@@ -147,8 +147,11 @@ async def start_direct(pond: PondSocket, **kwargs: Any) -> DirectServer:
     ready: asyncio.Future[Server] = asyncio.get_running_loop().create_future()
     task = asyncio.get_running_loop().create_task(
         serve_direct(pond, HOST, 0, ready=ready, **kwargs))
-    async with asyncio.timeout(START_TIMEOUT):
-        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait({task, ready}, timeout=START_TIMEOUT,
+                                 return_when=asyncio.FIRST_COMPLETED)
+    if not done:
+        task.cancel()
+        raise RuntimeError(f"the direct server did not listen within {START_TIMEOUT} s")
     if not ready.done():  # serve() ended before it listened: raise its error
         await task
         raise RuntimeError("the direct server exited before it listened")
