@@ -137,3 +137,44 @@ async def test_stalled_client_with_room_in_its_queue_is_closed_on_send_timeout(
             got.append((await slow.recv())["payload"]["i"])
     assert got == list(range(len(got))) and len(got) < count
     assert await slow.closed() == (1013, "send timeout")
+
+
+async def test_client_pipelining_faster_than_it_reads_is_slowed_down_not_closed(
+        ws_server, ws_connect, chat_app):
+    """docs/limits.md, "Reading pauses for slow readers": a client that sends requests
+    faster than it reads the answers is not closed for overflowing its own (small) queue;
+    the server stops reading its requests while the queue is half full, and every answer
+    arrives, in order, once the client reads."""
+    options = Options(send_channel_buffer=8, send_timeout=5.0)
+    app = chat_app(options)
+    server = await ws_server(app)
+    client = await ws_connect(server, "/api/socket?name=greedy", max_queue=1,
+                              sock=small_buffer_socket(server.port), compression=None)
+    await client.join("/room/1")
+    await client.expect("PRESENCE", "JOIN", "/room/1")
+    transport = app.pond.endpoints[0].connections[client.user_id].transport
+
+    # ~10 MB of answers: far more than the socket buffers hold while the client is not reading
+    count = 150
+
+    async def pipeline() -> None:
+        for i in range(count):
+            await client.send_msg("BROADCAST", "/room/1", "ping", {"i": i, "blob": BLOB},
+                                  request_id=f"p{i}")
+
+    sender = asyncio.get_running_loop().create_task(pipeline())
+    try:
+        # Not reading until the server has had to hold back (its queue half full) or every
+        # request is out; neither has an event to await: a bounded poll.
+        async with asyncio.timeout(20):
+            while not sender.done() and transport.queue_depth * 2 < transport.queue_limit:
+                await asyncio.sleep(0.01)
+        for i in range(count):
+            frame = await client.expect("SYSTEM", "pong", "/room/1", f"p{i}")
+            assert frame["payload"]["echo"]["i"] == i
+        await asyncio.wait_for(sender, 5)
+    finally:
+        sender.cancel()
+    await client.send_msg("BROADCAST", "/room/1", "ping", {}, request_id="still-open")
+    await client.expect("SYSTEM", "pong", "/room/1", "still-open", {"echo": {}})
+    assert transport.dropped_frames == 0
