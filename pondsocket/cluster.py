@@ -57,14 +57,10 @@ VERSION = 1
 HEARTBEAT_CHANNEL = "__heartbeat__"
 #: The target of an extension message meant for every node (else it names one node).
 ALL_NODES = "__all__"
-OUTBOX_LIMIT = 10_000
-DEDUPE_WINDOW = 16_384
 DEAD_NODES_KEPT = 1_024
 # Messages whose loss a state snapshot cannot repair: kept a while to be published again
 # (same bytes, so receivers that had them drop the copy) when a node resubscribes.
 REPLAYED = frozenset({T.USER_MESSAGE, T.EVICT_USER, T.USER_REMOVE})
-REPLAY_LIMIT = 4_096
-REPLAY_MAX_AGE_MS = 600_000
 CLOCK_SKEW_MS = 2_000
 _SIGNED = b"HMAC-SHA256 "
 
@@ -96,6 +92,9 @@ class ClusterNode(PondListener):
         self.prefix = options.key_prefix
         self.heartbeat_interval = options.heartbeat_interval
         self.heartbeat_timeout = options.heartbeat_timeout
+        self.outbox_limit = options.cluster_outbox_limit
+        self.dedupe_window = options.cluster_dedupe_window
+        self.replay_max_age_ms = int(options.cluster_replay_max_age * 1000)
         secret = options.cluster_secret
         self._secret = secret.encode() if isinstance(secret, str) else secret
         self._channels: dict[tuple[str, str], Channel] = {}
@@ -106,7 +105,7 @@ class ClusterNode(PondListener):
         self._outbox: deque[tuple[str, bytes]] = deque()
         # (timestamp ms, (endpoint, channel), topic, body) of recent REPLAYED messages
         self._recent: deque[tuple[int, tuple[str, str], str, bytes]] = deque(
-            maxlen=REPLAY_LIMIT)
+            maxlen=options.cluster_replay_limit)
         self._heard_at = int(time.time() * 1000)  # wall-clock ms: last message from a peer
         self._wakeup: asyncio.Future[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -213,7 +212,7 @@ class ClusterNode(PondListener):
     def _enqueue(self, topic: str, body: bytes) -> None:
         if self._started is None:
             self.start()
-        if len(self._outbox) >= OUTBOX_LIMIT:
+        if len(self._outbox) >= self.outbox_limit:
             self._outbox.popleft()
             self.dropped += 1
         self._outbox.append((topic, body))
@@ -223,8 +222,8 @@ class ClusterNode(PondListener):
 
     def _replay(self, key: tuple[str, str], since: int) -> None:
         """Publish again this node's recent REPLAYED messages of channel ``key`` sent at or
-        after ``since`` (wall-clock ms; at most ``REPLAY_MAX_AGE_MS`` back)."""
-        since = max(since, int(time.time() * 1000) - REPLAY_MAX_AGE_MS)
+        after ``since`` (wall-clock ms; at most ``cluster_replay_max_age`` back)."""
+        since = max(since, int(time.time() * 1000) - self.replay_max_age_ms)
         for timestamp, channel_key, topic, body in list(self._recent):
             if channel_key == key and timestamp >= since:
                 self._enqueue(topic, body)
@@ -348,7 +347,7 @@ class ClusterNode(PondListener):
             self.duplicates += 1
             return
         self._seen_ids[message_id] = None
-        if len(self._seen_ids) > DEDUPE_WINDOW:
+        if len(self._seen_ids) > self.dedupe_window:
             self._seen_ids.popitem(last=False)
         self.received += 1
         self._last_seen[source] = time.monotonic()

@@ -35,7 +35,13 @@ class Options:
     * ``heartbeat_interval``: seconds between heartbeats; ``heartbeat_timeout``: silence
       after which a node counts as dead and its members leave;
     * ``cluster_secret``: when set, every node-to-node message is signed with HMAC-SHA256
-      and unsigned or forged ones are dropped (all nodes need the same secret).
+      and unsigned or forged ones are dropped (all nodes need the same secret);
+    * ``cluster_outbox_limit``: messages kept while the pub/sub is down (the oldest beyond
+      are dropped and counted in ``pond.cluster.dropped``);
+    * ``cluster_replay_limit`` and ``cluster_replay_max_age`` (seconds): how many of its
+      recent broadcasts and evictions (over all its channels), and how old at most, a node
+      publishes again for a peer that missed them (0 turns the replay off);
+    * ``cluster_dedupe_window``: how many message ids a node remembers to drop duplicates.
     """
 
     max_message_size: int = 1024 * 1024
@@ -50,6 +56,10 @@ class Options:
     heartbeat_interval: float = 30.0
     heartbeat_timeout: float = 90.0
     cluster_secret: str | bytes | None = None
+    cluster_outbox_limit: int = 10_000
+    cluster_replay_limit: int = 4_096
+    cluster_replay_max_age: float = 600.0
+    cluster_dedupe_window: int = 16_384
 
     def __post_init__(self) -> None:
         if self.max_message_size <= 0:
@@ -63,3 +73,10 @@ class Options:
         self.overflow_policy = OverflowPolicy(self.overflow_policy)
         if self.heartbeat_interval <= 0 or self.heartbeat_timeout <= self.heartbeat_interval:
             raise ValueError("heartbeat_timeout must be longer than heartbeat_interval > 0")
+        if self.cluster_outbox_limit <= 0:
+            raise ValueError("cluster_outbox_limit must be positive")
+        if self.cluster_replay_limit < 0 or self.cluster_replay_max_age < 0:
+            raise ValueError("cluster_replay_limit and cluster_replay_max_age must be 0 (no "
+                             "replay) or positive")
+        if self.cluster_dedupe_window <= 0:
+            raise ValueError("cluster_dedupe_window must be positive")

@@ -1,5 +1,6 @@
 """The cluster's documented limits (docs/cluster.md, "Failures, and what clients see"), at
-their documented sizes, on an in-process cluster:
+their documented default sizes, on an in-process cluster (and, at the end, set smaller
+through their ``Options``):
 
 * the outbox keeps up to 10,000 messages while the pub/sub is down, drops the oldest beyond
   and counts them in ``pond.cluster.dropped``;
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from pondsocket import Options
 from pondsocket.pubsub import format_heartbeat_topic, format_message_topic
 from tests.cluster.frames import is_message
 from tests.cluster.inproc import CHAN, Client, fence, wait_until
@@ -207,3 +209,89 @@ async def test_the_last_16384_message_ids_are_remembered(make_node, spy):
     await a.wait_for(is_message(id="y2"), timeout=BULK_WAIT)
     assert message_ids(a) == ["x", "y1", "x", "y2"]
     assert n1.cluster.duplicates == 1
+
+
+# -- the same limits as Options ------------------------------------------------------------
+
+
+async def test_cluster_outbox_limit(make_node, monkeypatch):
+    n1, n2 = make_node("n1", cluster_outbox_limit=3), make_node("n2")
+    a, b = await n1.join("a", track=False), await n2.join("b")
+    await settled(n1, n2)
+
+    async def down(topic: str, data: bytes) -> None:
+        raise ConnectionError("the pub/sub is down")
+
+    monkeypatch.setattr(n1.pubsub, "publish", down)
+    for k in range(5):
+        await a.send("message", {"id": k})
+    assert n1.cluster.dropped == 2
+    monkeypatch.undo()
+    await read_until(b, 4)
+    await fence(a, b)
+    assert message_ids(b) == [2, 3, 4]
+
+
+async def test_cluster_replay_limit(make_node):
+    n1, n2 = make_node("n1", cluster_replay_limit=2), make_node("n2")
+    a, b = await n1.join("a", track=False), await n2.join("b")
+    await settled(n1, n2)
+    await lose_subscription(n2)
+    for k in range(4):
+        await a.send("message", {"id": k})
+    await wait_until(lambda: not n1.cluster._outbox, what="n1 published while n2 is away")
+    await resubscribe(n2)
+    await read_until(b, 3)
+    await fence(a, b)
+    assert message_ids(b) == [2, 3]
+
+
+async def test_cluster_replay_max_age(make_node, monkeypatch):
+    clock = ShiftedClock()
+    monkeypatch.setattr("pondsocket.cluster.time", clock)
+    n1, n2 = make_node("n1", cluster_replay_max_age=60), make_node("n2")
+    a, b = await n1.join("a", track=False), await n2.join("b")
+    await settled(n1, n2)
+    await lose_subscription(n2)
+    await a.send("message", {"id": "old"})
+    clock.offset += 30
+    await a.send("message", {"id": "recent"})
+    await wait_until(lambda: not n1.cluster._outbox, what="n1 published while n2 is away")
+    clock.offset += 31  # "old" is 61 s old, "recent" 31 s
+    await resubscribe(n2)
+    await read_until(b, "recent")
+    await fence(a, b)
+    assert message_ids(b) == ["recent"]
+
+
+async def test_cluster_dedupe_window(make_node, spy):
+    n1 = make_node("n1", cluster_dedupe_window=2)
+    a = await n1.join("a", track=False)
+    topic = format_message_topic("socket", CHAN)
+
+    def broadcast(payload: dict[str, Any]) -> dict[str, Any]:
+        return envelope("USER_MESSAGE", CHAN, "socket", fromUserId="CHANNEL", event="message",
+                        payload=payload, requestId="", recipientDescriptor="ALL_USERS")
+
+    async def publish(message: dict[str, Any]) -> None:
+        await spy.publish(topic, json.dumps(message).encode())
+
+    repeated = broadcast({"id": "x"})
+    await publish(repeated)
+    await publish(broadcast({"id": "y1"}))
+    await publish(repeated)  # one of the last 2 ids: dropped
+    await publish(broadcast({"id": "y2"}))  # x is now the third id back
+    await publish(repeated)  # forgotten: delivered
+    await publish(broadcast({"id": "y3"}))
+    await a.wait_for(is_message(id="y3"))
+    assert message_ids(a) == ["x", "y1", "y2", "x", "y3"]
+
+
+@pytest.mark.parametrize("bad", [
+    {"cluster_outbox_limit": 0}, {"cluster_dedupe_window": 0},
+    {"cluster_replay_limit": -1}, {"cluster_replay_max_age": -1},
+])
+def test_bad_cluster_limits_are_refused(bad: dict[str, int]) -> None:
+    (name,) = bad
+    with pytest.raises(ValueError, match=name):
+        Options(**bad)
