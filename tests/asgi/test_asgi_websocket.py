@@ -375,3 +375,14 @@ async def test_fallback_close_reason_fits_a_close_frame():
     assert len(reason) <= 123
     assert ("Zugriff verweigert für äöü " * 10).encode().startswith(reason)
     assert len(reason) > 115
+
+
+async def test_no_compression_by_default(ws_server, ws_connect, chat_app):
+    """Neither server negotiates permessage-deflate unless asked (the direct server's
+    ``compression=None``, pondctl's ``--ws-per-message-deflate`` off), though the client
+    offers it."""
+    server = await ws_server(chat_app())
+    client = await ws_connect(server, "/api/socket?name=ada")
+    assert "permessage-deflate" in client.ws.request.headers["Sec-WebSocket-Extensions"]
+    assert "Sec-WebSocket-Extensions" not in client.ws.response.headers
+    assert client.ws.protocol.extensions == []
