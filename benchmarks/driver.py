@@ -81,6 +81,13 @@ async def close_all(conns: list[ClientConnection]) -> None:
     await asyncio.gather(*(ws.close() for ws in conns), return_exceptions=True)
 
 
+def abort_all(conns: list[ClientConnection]) -> None:
+    """Drop connections without a closing handshake: a reader that stopped never reads the
+    server's close frame, so ``close()`` would wait its full close timeout (10 s)."""
+    for ws in conns:
+        ws.transport.abort()
+
+
 @dataclass
 class Counter:
     """Counts ``msg`` frames per connection and fires when every connection has ``target``."""
