@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.asgi.conftest import SSEStream
 from tests.asgi.test_asgi_sse import join_frame, message
 from tests.cluster.frames import is_message, is_presence
 from tests.cluster.procs import START_TIMEOUT, WAIT, NodeProcess, RedisSpy
+from tests.sseclient import SSEStream
 
 pytestmark = pytest.mark.timeout(60)
 
