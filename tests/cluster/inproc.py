@@ -161,6 +161,17 @@ class Node:
                           loop.create_task(cluster._heartbeat())]
 
 
+async def lose_subscription(node: Node) -> None:
+    """The node's pub/sub subscription goes away (as during a Redis restart)."""
+    await node.pubsub.unsubscribe(node.cluster.pattern)
+
+
+async def resubscribe(node: Node) -> None:
+    """What RedisPubSub does when its subscription is back: subscribed, then the resync."""
+    await node.pubsub.subscribe(node.cluster.pattern, node.cluster._on_message)
+    await node.cluster._resync()
+
+
 async def fence(sender: Client, *receivers: Client) -> dict[str, list[dict[str, Any]]]:
     """``sender`` broadcasts a marker; wait until every receiver has it. Returns, per
     receiver id, the frames each read before the marker."""

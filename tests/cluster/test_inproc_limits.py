@@ -22,7 +22,14 @@ import pytest
 from pondsocket import Options
 from pondsocket.pubsub import format_heartbeat_topic, format_message_topic
 from tests.cluster.frames import is_message
-from tests.cluster.inproc import CHAN, Client, fence, wait_until
+from tests.cluster.inproc import (
+    CHAN,
+    Client,
+    fence,
+    lose_subscription,
+    resubscribe,
+    wait_until,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -73,16 +80,6 @@ async def test_outbox_keeps_the_last_10000_during_an_outage(make_node, monkeypat
     # for the dropped ones for the hold, then gives them up).
     assert message_ids(b) == list(range(extra, OUTBOX_LIMIT + extra))
     assert n1.cluster.dropped == extra
-
-
-async def lose_subscription(node) -> None:
-    await node.pubsub.unsubscribe(node.cluster.pattern)
-
-
-async def resubscribe(node) -> None:
-    """What RedisPubSub does when its subscription is back: subscribed, then the resync."""
-    await node.pubsub.subscribe(node.cluster.pattern, node.cluster._on_message)
-    await node.cluster._resync()
 
 
 async def test_replay_publishes_the_last_4096_again(make_node):

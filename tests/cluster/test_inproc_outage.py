@@ -11,21 +11,11 @@ from collections import Counter
 import pytest
 
 from tests.cluster.frames import is_message, is_presence, names
-from tests.cluster.inproc import fence, wait_until
+from tests.cluster.inproc import fence, lose_subscription, resubscribe, wait_until
 
 pytestmark = pytest.mark.timeout(20)
 
 HOLD_MARGIN = 0.3  # seconds a held message may take beyond the hold (timer, delivery)
-
-
-async def lose_subscription(node) -> None:
-    await node.pubsub.unsubscribe(node.cluster.pattern)
-
-
-async def resubscribe(node) -> None:
-    """What RedisPubSub does when its subscription is back: subscribed, then the resync."""
-    await node.pubsub.subscribe(node.cluster.pattern, node.cluster._on_message)
-    await node.cluster._resync()
 
 
 def counts(frames) -> Counter:
