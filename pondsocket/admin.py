@@ -257,6 +257,7 @@ class AdminInspector:
                 transport = connection.transport
                 docs.append({"user_id": uid, "node": "local", "endpoint": endpoint.path,
                              "transport": str(transport.transport_type()),
+                             "address": connection.address,
                              "channels": sorted(connection.channels),
                              "queue_depth": getattr(transport, "queue_depth", 0),
                              "frames_sent": getattr(transport, "frames_sent", 0),

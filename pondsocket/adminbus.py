@@ -172,7 +172,8 @@ class AdminEvents(PondListener):
     def presence_changed(self, channel: Channel, user_id: str, kind: str,
                          presence: PondPresence, *, local: bool) -> None:
         if self.bus.active:
-            self.bus.emit("presence", channel, kind=str(kind), changed=dict(presence))
+            self.bus.emit("presence", channel, user_id=user_id, kind=str(kind),
+                          changed=dict(presence))
 
     def broadcast_sent(self, channel: Channel, event: str, payload: PondMessage,
                        recipients: RecipientSpec, request_id: str, delivered: int) -> None:

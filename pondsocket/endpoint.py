@@ -35,10 +35,12 @@ ConnectionMiddlewareFn = Callable[[ConnectionContext, Callable[[], Awaitable[Non
 class Connection:
     """A registered connection and the channels it is in."""
 
-    __slots__ = ("channels", "opened_at", "pending_joins", "transport")
+    __slots__ = ("address", "channels", "opened_at", "pending_joins", "transport")
 
-    def __init__(self, transport: BaseTransport) -> None:
+    def __init__(self, transport: BaseTransport, address: str = "") -> None:
         self.transport = transport
+        #: The peer's ``host:port`` as the adapter saw it ("" when it gave none).
+        self.address = address
         self.channels: dict[str, Channel] = {}
         self.pending_joins: set[str] = set()
         self.opened_at = time.monotonic()
@@ -181,7 +183,8 @@ class Endpoint:
         if context is not None:
             for key, value in context.assigns.items():
                 transport.set_assign(key, value)
-        self._connections[user_id] = Connection(transport)
+        self._connections[user_id] = Connection(
+            transport, context.request.address if context is not None else "")
         transport.on_message(self._on_message)
         transport.on_close(self._on_transport_closed)
         self._send(transport, encode_frame(ServerActions.CONNECT, SystemEvents.CONNECTION,

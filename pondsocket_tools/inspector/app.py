@@ -320,8 +320,11 @@ class InspectorApp(App[None]):
             self._update_events_title()
 
     def add_event(self, doc: dict[str, Any]) -> None:
-        """Collect one event document; show it unless paused or filtered out."""
+        """Collect one event document; show it unless paused or filtered out. A presence
+        event names its user from then on."""
         self.events.append(doc)
+        if doc.get("type") == "presence":
+            self.names.learn([{"user_id": doc.get("user_id"), "presence": doc.get("changed")}])
         if not self.paused and self._matches(doc):
             self._show_event(doc)
 

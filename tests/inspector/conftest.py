@@ -206,7 +206,7 @@ CHANNEL = {
 def _connection(uid: str, transport: str, channels: list[str], age: float,
                 node: str = "local", **counts: int) -> dict[str, Any]:
     return {"user_id": uid, "node": node, "endpoint": "/api/socket", "transport": transport,
-            "channels": channels, "queue_depth": counts.get("queue", 0),
+            "address": f"127.0.0.1:{40000 + int(uid[:2], 16)}", "channels": channels, "queue_depth": counts.get("queue", 0),
             "frames_sent": counts.get("sent", 0), "dropped_frames": counts.get("dropped", 0),
             "age_seconds": age}
 
@@ -223,14 +223,14 @@ EVENTS = [
     {"type": "join", "channel": "/chat/lobby", "endpoint": "/api/socket", "time": T0 + 11.25,
      "user_id": "3b9c0d1e2f3a4b5c"},
     {"type": "presence", "channel": "/chat/lobby", "endpoint": "/api/socket",
-     "time": T0 + 11.26, "kind": "JOIN",
+     "time": T0 + 11.26, "user_id": "3b9c0d1e2f3a4b5c", "kind": "JOIN",
      "changed": {"name": "ada", "status": "online", "role": "member"}},
     {"type": "broadcast", "channel": "/chat/lobby", "endpoint": "/api/socket",
      "time": T0 + 14.5, "event": "message", "recipients": 3, "size": 48},
     {"type": "broadcast", "channel": "/chat/ops", "endpoint": "/api/socket",
      "time": T0 + 21.75, "event": "message", "recipients": 1, "size": 31},
     {"type": "presence", "channel": "/chat/lobby", "endpoint": "/api/socket",
-     "time": T0 + 30.0, "kind": "UPDATE",
+     "time": T0 + 30.0, "user_id": "77aa12bb34cc56dd", "kind": "UPDATE",
      "changed": {"name": "bob", "status": "away", "role": "member"}},
     {"type": "broadcast", "channel": "/chat/lobby", "endpoint": "/api/socket",
      "time": T0 + 35.5, "event": "message", "recipients": 1, "size": 27, "node": PEER},

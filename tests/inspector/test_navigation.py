@@ -165,7 +165,7 @@ async def test_enter_on_a_member_opens_its_details() -> None:
             "0", "41", "0")
         assert shown["presence in /chat/lobby"] == "name=bob, status=away, role=member"
         assert shown["joined"] == "/chat/lobby at 16:00:12"
-        assert shown["address"] == "not sent by this server"
+        assert shown["address"] == "127.0.0.1:40119"
         await pilot.press("escape")
         assert not isinstance(app.screen, DetailsScreen)
 
@@ -196,8 +196,9 @@ async def test_presence_names_next_to_ids_in_connections_and_events() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.channel_doc is not None, what="the documents")
         assert api.channel_calls == ["/chat/ops"]
+        # bob's presence event named him before his leave event came.
         leave = next(line for line in app.visible_events if " leave " in line)
-        assert leave.endswith("user 77aa12bb34cc56dd")  # bob's name is not known yet
+        assert leave.endswith("user 77aa12bb34cc56dd (bob)")
         table = await show_connections(pilot)
         # The connections' channels' documents were fetched for the names...
         assert "/chat/lobby" in api.channel_calls
