@@ -143,7 +143,6 @@ async def test_killed_node_members_leave_on_the_survivors(spawn_nodes, ws_client
     await bob.wait_for(is_message(id="last words"))  # read: bob's next event is the drop
     n2.kill()  # SIGKILL: no goodbye
     killed = asyncio.get_running_loop().time()
-    silent_since = redis_spy.last_heard[n2.name]
     try:
         for client in (alice, carol):
             left: set[str] = set()
@@ -151,6 +150,7 @@ async def test_killed_node_members_leave_on_the_survivors(spawn_nodes, ws_client
                 frame, _ = await client.wait_for(is_presence("LEAVE"), timeout=timeout * 2)
                 left.add(frame["payload"]["changed"]["name"])
             assert sorted(client.presence or []) == ["alice", "carol"]
+            silent_since = redis_spy.last_heard[n2.name]  # read late: nothing is in flight
             gone = {f["payload"]["changed"]["name"]: round(t - silent_since, 3)
                     for t, f in client.seen if is_presence("LEAVE")(f)}
             print(f"{client.label} saw LEAVE {gone} s after {n2.name}'s last message")
