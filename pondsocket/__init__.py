@@ -6,7 +6,8 @@ assigns). Serve it with :mod:`pondsocket.asgi`, or test it in-process with
 :class:`InMemoryTransport`.
 """
 
-from .admin import AdminInspector, AdminOptions
+from .admin.documents import AdminInspector
+from .admin.options import AdminOptions
 from .channel import Channel, Member
 from .contexts import (
     ConnectionContext,

@@ -6,9 +6,9 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .admincluster import ClusterAdmin
+from .admin.cluster import ClusterAdmin
 from .cluster import ClusterNode
 from .endpoint import ConnectionHandler, ConnectionMiddlewareFn, Endpoint
 from .hooks import MetricsListener, NoopMetrics
@@ -18,6 +18,9 @@ from .pubsub import PubSub
 from .transport.base import BaseTransport, Transport
 from .types import Event, Route
 from .wire import Frame
+
+if TYPE_CHECKING:
+    from .channel import Channel
 
 log = logging.getLogger("pondsocket.metrics")
 
@@ -99,6 +102,18 @@ class PondSocket:
             route = endpoint.pattern.match(path)
             if route is not None:
                 return EndpointMatch(endpoint, route)
+        return None
+
+    def find_channel(self, name: str, endpoint: str | None = None) -> Channel | None:
+        """The live channel ``name`` (on the endpoint at path ``endpoint`` when given, else
+        the first found), or None."""
+        for candidate in self._endpoints:
+            if endpoint is not None and candidate.path != endpoint:
+                continue
+            for lobby in candidate.lobbies:
+                channel = lobby.channels.get(name)
+                if channel is not None:
+                    return channel
         return None
 
     async def find_transport(self, user_id: str) -> Transport | None:

@@ -1,6 +1,6 @@
 """The ASGI adapter: serve a :class:`~pondsocket.PondSocket` with uvicorn or any ASGI server."""
 
-from ..admin import AdminOptions
+from ..admin.options import AdminOptions
 from .app import PondASGIApp
 from .sse import SSEOptions
 from .websocket import ASGIWebSocketTransport

@@ -2,8 +2,8 @@
 
 Enabled by ``PondASGIApp(pond, admin=AdminOptions(token=...))``; every request needs
 ``Authorization: Bearer <token>``. The documents come from :class:`~pondsocket.admin.
-AdminInspector`, gathered from every node of a cluster by :mod:`pondsocket.admincluster`
-unless ``?scope=local``; the event stream from :func:`pondsocket.adminbus.events_of`.
+AdminInspector`, gathered from every node of a cluster by :mod:`pondsocket.admin.cluster`
+unless ``?scope=local``; the event stream from :func:`pondsocket.admin.events.events_of`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from ..admin import CONNECTION_SORTS, AdminOptions, inspector_of, metrics_text
-from ..adminbus import Subscription, events_of
-from ..admincluster import ClusterAdmin, answer_query
-from ..adminmerge import (
+from ..admin.cluster import ClusterAdmin, answer_query
+from ..admin.documents import CONNECTION_SORTS, inspector_of
+from ..admin.events import Subscription, events_of
+from ..admin.merge import (
     NodeAnswer,
     merge_channel,
     merge_channels,
@@ -29,6 +29,8 @@ from ..adminmerge import (
     merge_overview,
     node_status,
 )
+from ..admin.metrics import metrics_text
+from ..admin.options import AdminOptions
 from ..wire import WireError, decode_json
 from .scope import Scope, query_dict
 
@@ -205,7 +207,7 @@ class AdminRoutes:
         plain ones (``/channels/room/1`` means ``/room/1`` when no ``room/1`` exists)."""
         name = "/".join(parts)
         if (not name.startswith("/") and len(parts) > 1
-                and self.inspector.find_channel(name, endpoint) is None):
+                and self.pond.find_channel(name, endpoint) is None):
             return "/" + name
         return name
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ..admin import AdminOptions
+from ..admin.options import AdminOptions
 from .admin import AdminRoutes, send_json
 from .scope import Scope, request_path, send_plain
 from .sse import (

@@ -30,14 +30,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .admin import inspector_of
-from .adminbus import DEFAULT_QUEUE_SIZE, Subscription, events_of
-from .adminmerge import NodeAnswer
-from .cluster import ALL_NODES
+from ..cluster import ALL_NODES
+from .documents import inspector_of
+from .events import DEFAULT_QUEUE_SIZE, Subscription, events_of
+from .merge import NodeAnswer
 
 if TYPE_CHECKING:
-    from .cluster import ClusterNode
-    from .server import PondSocket
+    from ..cluster import ClusterNode
+    from ..server import PondSocket
 
 log = logging.getLogger("pondsocket.admin")
 
@@ -103,8 +103,8 @@ async def answer_query(pond: PondSocket, query: str, args: dict[str, Any]) -> No
     try:
         if query == "overview":
             document: Any = inspector.overview()
-            document["channel_keys"] = [[path, channel.name] for path, _, channel
-                                        in inspector.iter_channels()]
+            document["channel_keys"] = [[channel.endpoint, channel.name]
+                                        for channel in inspector.view.channels()]
         elif query == "endpoints":
             document = inspector.endpoints()
         elif query == "channels":

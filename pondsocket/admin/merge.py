@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .admin import sort_connections
+from .documents import sort_connections
 
 #: The fields of a node's overview kept in the merged overview's ``nodes`` list.
 NODE_FIELDS = ("started_at", "uptime_seconds", "endpoint_count", "connection_count",
