@@ -44,6 +44,8 @@ log = logging.getLogger("pondsocket.wsserver")
 
 # Bytes a peer may have buffered before frames wait in the bounded per-connection queue.
 WRITE_HIGH_WATER = 64 * 1024
+# Closing handshakes under way (kept referenced until they finish).
+_closing: set[asyncio.Task[None]] = set()
 
 
 class WebSocketsTransport(BaseTransport):
@@ -69,7 +71,13 @@ class WebSocketsTransport(BaseTransport):
         await self._connection.send(frame.data, text=True)  # waits while the peer is slow
 
     async def _shutdown(self, code: int, reason: str) -> None:
-        await self._connection.close(code, truncate_close_reason(reason))
+        # Start the closing handshake without waiting for it: ``close()`` waits until the
+        # peer has read everything before the close frame, which a stalled peer never does,
+        # and the connection must leave its channels now (websockets ends it after
+        # close_timeout, or when the peer answers).
+        task = asyncio.ensure_future(self._connection.close(code, truncate_close_reason(reason)))
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
 
 
 class _Handshake:

@@ -30,28 +30,10 @@ def small_buffer_socket(port: int) -> socket.socket:
     return sock
 
 
-# The direct server closes a connection with ``ServerConnection.close()``, which waits for
-# the peer to read the close frame - never, for a stalled peer (websockets bounds only the
-# wait for the peer's answer by close_timeout, not the write). So the cut-off client stays in
-# its channels (and presence) until the keepalive gives up, tens of seconds later.
-DIRECT_CLOSE_WAITS_FOR_STALLED_PEER = pytest.mark.xfail(
-    strict=True, reason="pondsocket.wsserver: closing a stalled peer waits for it to read")
-
-
-async def fast_and_stalled(ws_server: Any, ws_connect: Any, app: Any,
-                           request: pytest.FixtureRequest, *, run_on_direct: bool = True
-                           ) -> tuple[Any, ...]:
+async def fast_and_stalled(ws_server: Any, ws_connect: Any, app: Any) -> tuple[Any, ...]:
     """Serve ``app`` with two clients in /room/1: ``fast`` reads, ``slow`` will stop
-    reading. Returns them and the presence JOIN of slow that fast received.
-
-    On the direct server the test is an expected failure (strict, so that the fix is
-    noticed); with ``run_on_direct=False`` it stops here, where one run of the same failure
-    would only cost time."""
+    reading. Returns them and the presence JOIN of slow that fast received."""
     server = await ws_server(app)
-    if server.kind == "websockets":
-        if not run_on_direct:
-            pytest.xfail(DIRECT_CLOSE_WAITS_FOR_STALLED_PEER.kwargs["reason"])
-        request.applymarker(DIRECT_CLOSE_WAITS_FOR_STALLED_PEER)
     fast = await ws_connect(server, "/api/socket?name=fast")
     await fast.join("/room/1")
     await fast.expect("PRESENCE", "JOIN", "/room/1")
@@ -66,11 +48,9 @@ async def fast_and_stalled(ws_server: Any, ws_connect: Any, app: Any,
 
 
 async def test_stalled_client_is_closed_1013_and_fast_client_gets_everything(
-        ws_server, ws_connect, chat_app, request):
+        ws_server, ws_connect, chat_app):
     options = Options(send_channel_buffer=4, send_timeout=1.0)
-    # On the direct server the same failure as the send-timeout test below, after 400 sends.
-    fast, slow, joined = await fast_and_stalled(ws_server, ws_connect, chat_app(options),
-                                                request, run_on_direct=False)
+    fast, slow, joined = await fast_and_stalled(ws_server, ws_connect, chat_app(options))
     assert joined["payload"] == {"presence": [{"name": "fast"}, {"name": "slow"}],
                                  "changed": {"name": "slow"}}
 
@@ -115,10 +95,10 @@ async def test_stalled_client_is_closed_1013_and_fast_client_gets_everything(
 
 
 async def test_stalled_client_with_room_in_its_queue_is_closed_on_send_timeout(
-        ws_server, ws_connect, chat_app, request):
+        ws_server, ws_connect, chat_app):
     # A queue too big to overflow here: the write that never completes is what closes it.
     options = Options(send_channel_buffer=100_000, send_timeout=0.5)
-    fast, slow, _ = await fast_and_stalled(ws_server, ws_connect, chat_app(options), request)
+    fast, slow, _ = await fast_and_stalled(ws_server, ws_connect, chat_app(options))
 
     # ~10 MB: more than the socket buffers between the server and the stalled client hold
     count = 150
