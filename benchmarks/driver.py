@@ -172,14 +172,18 @@ async def paced_latency(fast: ClientConnection, publisher: ClientConnection, cha
     reader = asyncio.create_task(read())
     others = [asyncio.create_task(_discard(ws)) for ws in readers]
     interval = 1.0 / rate
-    next_at = time.perf_counter()
-    for _ in range(messages):
-        await publisher.send(_frame("BROADCAST", channel, "msg", {"t": time.perf_counter(),
-                                                                  "pad": "x" * size}))
-        next_at += interval
-        await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-    try:
-        await asyncio.wait_for(done.wait(), 60)
+
+    async def publish() -> None:
+        next_at = time.perf_counter()
+        for seq in range(messages):
+            await publisher.send(_frame("BROADCAST", channel, "msg",
+                                        {"t": time.perf_counter(), **payload(size, seq)}))
+            next_at += interval
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+        await done.wait()
+
+    try:  # a server that starves the fast reader (or stops reading) fails in 10 s, not 60
+        await asyncio.wait_for(publish(), messages / rate + 10)
     finally:
         for task in (reader, *others):
             task.cancel()

@@ -152,10 +152,14 @@ async def slow_consumers(ctx: Context) -> Figures:
         fast = await ctx.open(["/bench/slow"] * (n - slow))
         stalled = await ctx.open(["/bench/slow"] * slow, max_queue=1)
         rss0 = ctx.server.rss_bytes()
-        latencies = await driver.paced_latency(fast[1], fast[0], "/bench/slow",
-                                               args.slow_messages, args.slow_rate,
-                                               args.slow_size,
-                                               readers=[fast[0], *fast[2:]])
+        try:
+            latencies = await driver.paced_latency(fast[1], fast[0], "/bench/slow",
+                                                   args.slow_messages, args.slow_rate,
+                                                   args.slow_size,
+                                                   readers=[fast[0], *fast[2:]])
+        except BaseException:
+            driver.abort_all(fast + stalled)  # the server is stopped next: no handshakes
+            raise
         result[label] = driver.percentile(latencies, 99) * 1e3
         if slow:  # memory the server holds for readers that stopped: must stay bounded
             result["server MB held"] = (ctx.server.rss_bytes() - rss0) / 2**20
