@@ -206,7 +206,8 @@ CHANNEL = {
 def _connection(uid: str, transport: str, channels: list[str], age: float,
                 node: str = "local", **counts: int) -> dict[str, Any]:
     return {"user_id": uid, "node": node, "endpoint": "/api/socket", "transport": transport,
-            "address": f"127.0.0.1:{40000 + int(uid[:2], 16)}", "channels": channels, "queue_depth": counts.get("queue", 0),
+            "address": f"127.0.0.1:{40000 + int(uid[:2], 16)}", "channels": channels,
+            "queue_depth": counts.get("queue", 0),
             "frames_sent": counts.get("sent", 0), "dropped_frames": counts.get("dropped", 0),
             "age_seconds": age}
 
