@@ -135,8 +135,8 @@ class _Process:
 
     def stop(self) -> None:
         self.proc.terminate()
-        try:
-            self.proc.wait(10)
+        try:  # the process is thrown away: a graceful shutdown stuck on a peer is not waited
+            self.proc.wait(5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
