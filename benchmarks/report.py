@@ -20,7 +20,7 @@ def figures(result: Result) -> str:
     if result.failures:
         lines.append(f"failed {len(result.failures)}/{len(result.failures) + len(result.samples)}"
                      f": {result.failures[0][:80]}")
-    return "\n".join(lines) or "n/a"
+    return "\n".join(lines) or "n/a (not measured for this server)"
 
 
 def ratios(result: Result, ceiling: Result | None) -> str:
@@ -28,8 +28,9 @@ def ratios(result: Result, ceiling: Result | None) -> str:
     if ceiling is None or ceiling is result or result.note or ceiling.note:
         return ""
     base = ceiling.medians()
-    return "\n".join(f"{metric} {value / base[metric]:.2f}x"
-                     for metric, value in result.medians().items() if base.get(metric))
+    # one line per metric, blank where the ceiling has none, to line up with the figures
+    return "\n".join(f"{metric} {value / base[metric]:.2f}x" if base.get(metric) else ""
+                     for metric, value in result.medians().items()).rstrip("\n")
 
 
 def _unavailable_everywhere(results: list[Result]) -> set[tuple[str, str]]:
