@@ -364,3 +364,6 @@ class Endpoint:
 
     def __repr__(self) -> str:
         return f"<Endpoint {self._path} connections={len(self._connections)}>"
+
+
+__all__ = ["Connection", "ConnectionHandler", "ConnectionMiddlewareFn", "Endpoint"]

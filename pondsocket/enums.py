@@ -135,3 +135,8 @@ class DistributedMessageType(StrEnum):
     USER_GET_REQUEST = "USER_GET_REQUEST"
     USER_GET_RESPONSE = "USER_GET_RESPONSE"
     NODE_HEARTBEAT = "NODE_HEARTBEAT"
+
+
+__all__ = ["ChannelReceiver", "ClientActions", "ConnectionDecision", "DistributedMessageType",
+           "ErrorTypes", "InternalActions", "LeaveReason", "OverflowPolicy", "PresenceEventTypes",
+           "ServerActions", "SystemEntity", "SystemEvents", "TransportType"]

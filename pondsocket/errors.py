@@ -126,3 +126,11 @@ def error_event(err: BaseException | None) -> Event | None:
             "details": pond.details,
         },
     )
+
+
+__all__ = ["STATUS_BAD_REQUEST", "STATUS_CONFLICT", "STATUS_FORBIDDEN", "STATUS_GATEWAY_TIMEOUT",
+           "STATUS_INTERNAL_SERVER_ERROR", "STATUS_NOT_FOUND", "STATUS_PAYLOAD_TOO_LARGE",
+           "STATUS_SERVICE_UNAVAILABLE", "STATUS_TOO_MANY_REQUESTS", "STATUS_UNAUTHORIZED",
+           "MultiError", "PondError", "as_pond_error", "bad_request", "conflict", "error_event",
+           "forbidden", "internal", "not_found", "timeout", "too_many_requests", "unauthorized",
+           "unavailable"]

@@ -223,3 +223,8 @@ def with_metrics(hooks: Hooks) -> EventMiddleware:
                                      time.perf_counter() - started)
 
     return measured
+
+
+__all__ = ["AfterJoin", "AfterMessage", "BeforeJoin", "BeforeMessage", "EventMiddleware", "Hooks",
+           "MetricsCollector", "MetricsListener", "NoopMetrics", "OnConnect", "OnDisconnect",
+           "RateLimiter", "TokenBucketRateLimiter", "with_metrics", "with_rate_limiter"]

@@ -68,3 +68,6 @@ class Middleware(Generic[Request, Response]):
 
     def __len__(self) -> int:
         return len(self._handlers)
+
+
+__all__ = ["Ctx", "Middleware", "MiddlewareFn", "NextFn", "Request", "Response", "run_chain"]

@@ -80,3 +80,6 @@ class Options:
                              "replay) or positive")
         if self.cluster_dedupe_window <= 0:
             raise ValueError("cluster_dedupe_window must be positive")
+
+
+__all__ = ["Options"]

@@ -133,3 +133,6 @@ def compile_pattern(source: str) -> Pattern:
 def parse(route: str, current_path: str) -> Route | None:
     """Match ``current_path`` against the pattern ``route``; ``None`` when it does not match."""
     return compile_pattern(route).match(current_path)
+
+
+__all__ = ["PREFIX_SEPARATORS", "Pattern", "compile_pattern", "parse"]

@@ -155,3 +155,8 @@ class LocalPubSub:
         for pattern in list(self._subscriptions):
             await self.unsubscribe(pattern)
         self._bus.clients.discard(self)
+
+
+__all__ = ["DEFAULT_NAMESPACE", "DEFAULT_PREFIX", "LocalBus", "LocalPubSub", "PubSub",
+           "PubSubClosedError", "PubSubHandler", "format_heartbeat_topic", "format_message_topic",
+           "format_presence_topic", "format_system_topic", "format_topic", "match_topic"]

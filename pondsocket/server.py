@@ -170,3 +170,6 @@ def _safely(call: Any, *args: Any) -> None:
         call(*args)
     except Exception:
         log.exception("metrics collector failed in %s", getattr(call, "__name__", call))
+
+
+__all__ = ["EndpointMatch", "PondSocket"]

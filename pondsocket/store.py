@@ -114,3 +114,6 @@ class PresenceClient:
 
     async def len(self) -> int:
         return len(await self._host.get_presence())
+
+
+__all__ = ["T", "PresenceClient", "Store"]

@@ -308,3 +308,9 @@ def typed_lobby(raw: Lobby, schema: PondSchema[PresenceT, AssignsT, Any]
                 ) -> TypedLobby[PresenceT, AssignsT]:
     """Wrap an existing lobby in the typed API."""
     return TypedLobby(raw, schema)
+
+
+__all__ = ["AssignsT", "JoinParamsT", "PayloadT", "PondEvent", "PondSchema", "PresenceT",
+           "ResponseT", "TypedChannel", "TypedEventContext", "TypedEventHandler",
+           "TypedJoinContext", "TypedJoinHandler", "TypedLobby", "TypedPresencePayload",
+           "from_pond_object", "pond_event", "pond_schema", "to_pond_object", "typed_lobby"]

@@ -181,3 +181,8 @@ def parse_cookies(header: str | None) -> dict[str, str]:
         if sep and name and name not in cookies:
             cookies[name] = unquote(value.strip().strip('"'))
     return cookies
+
+
+__all__ = ["AllExceptSender", "AllUsers", "Event", "Headers", "IncomingConnection", "JoinParams",
+           "MessageEvent", "PondAssigns", "PondMessage", "PondObject", "PondPresence",
+           "RecipientSpec", "Route", "ToUsers", "User", "UserData", "parse_cookies"]

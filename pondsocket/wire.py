@@ -227,3 +227,9 @@ def pubsub_bytes_to_event(data: bytes) -> Event | None:
         )
     except (msgspec.DecodeError, RecursionError, KeyError, TypeError):
         return None
+
+
+__all__ = ["Frame", "WireError", "decode_json", "encode_event", "encode_frame", "encode_json",
+           "event_to_json", "event_to_pubsub_bytes", "event_to_wire", "frame_to_event",
+           "frame_to_wire", "is_legacy_ping", "parse_inbound_text", "pubsub_bytes_to_event",
+           "sniff_envelope", "uuid", "wire_dict_to_event", "wire_to_event"]

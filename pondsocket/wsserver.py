@@ -181,3 +181,6 @@ async def serve(pond: PondSocket, host: str = "127.0.0.1", port: int = 8765, *,
             await asyncio.Future()
         finally:
             await pond.close()
+
+
+__all__ = ["WRITE_HIGH_WATER", "PondWebSocketsServer", "WebSocketsTransport", "serve"]

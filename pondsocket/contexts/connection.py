@@ -127,3 +127,6 @@ def fail_closed(ctx: ConnectionContext, code: int, message: str) -> None:
     ctx._decline = (code if 400 <= code <= 599 else 500, str(message))
     ctx._decision = ConnectionDecision.DECLINED
     ctx._reply = None
+
+
+__all__ = ["ConnectionContext", "fail_closed"]

@@ -110,3 +110,6 @@ class EventContext(ChannelUserContext):
 
     async def get_assign(self, key: str) -> Any:
         return self.user.assigns.get(key)
+
+
+__all__ = ["EventContext"]

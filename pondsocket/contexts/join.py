@@ -120,3 +120,6 @@ class JoinContext(ChannelUserContext):
         if self._accepted:
             return await self.channel.get_user_assign(self.user_id, key)
         return self.user.assigns.get(key)
+
+
+__all__ = ["JoinContext"]

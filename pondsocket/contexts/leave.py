@@ -58,3 +58,6 @@ class LeaveContext(ChannelUserContext):
     async def broadcast_from(self, event_name: str, payload: PondMessage) -> Self:
         self._once()
         return await super().broadcast_from(event_name, payload)
+
+
+__all__ = ["LeaveContext"]

@@ -71,3 +71,6 @@ class OutgoingContext:
 
     def get_assign(self, key: str) -> Any:
         return self.user.assigns.get(key)
+
+
+__all__ = ["OutgoingContext"]

@@ -484,3 +484,7 @@ def deliver(transport: Transport, frame: Frame) -> None:
         return
     asyncio.get_running_loop().create_task(transport.send_event(frame_to_event(frame)))
 
+
+__all__ = ["CLOSE_GOING_AWAY", "CLOSE_NORMAL", "CLOSE_TRY_AGAIN_LATER", "MAX_CLOSE_REASON",
+           "BaseTransport", "OnCloseCallback", "OnMessageHandler", "PushableTransport",
+           "Transport", "deliver", "truncate_close_reason"]

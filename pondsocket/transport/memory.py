@@ -75,3 +75,6 @@ class InMemoryTransport(BaseTransport):
     def disconnect(self) -> None:
         """Simulate the client dropping the connection."""
         self.connection_lost()
+
+
+__all__ = ["InMemoryTransport"]

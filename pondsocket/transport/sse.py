@@ -61,3 +61,6 @@ class SSEServerTransport(BaseTransport):
 
     async def wait_until_closed(self) -> None:
         await self.wait_closed()
+
+
+__all__ = ["SSEServerTransport"]
