@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .admin.cluster import ClusterAdmin
-from .cluster import ClusterNode
+from .cluster.node import ClusterNode
 from .endpoint import ConnectionHandler, ConnectionMiddlewareFn, Endpoint
 from .hooks import MetricsListener, NoopMetrics
 from .listeners import Listeners, PondListener

@@ -30,13 +30,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..cluster import ALL_NODES
+from ..cluster.envelope import ALL_NODES
 from .documents import inspector_of
 from .events import DEFAULT_QUEUE_SIZE, Subscription, events_of
 from .merge import NodeAnswer
 
 if TYPE_CHECKING:
-    from ..cluster import ClusterNode
+    from ..cluster.node import ClusterNode
     from ..server import PondSocket
 
 log = logging.getLogger("pondsocket.admin")

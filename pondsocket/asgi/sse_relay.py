@@ -16,7 +16,7 @@ import asyncio
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from ..cluster import ALL_NODES
+from ..cluster.envelope import ALL_NODES
 
 if TYPE_CHECKING:
     from ..server import PondSocket

@@ -149,7 +149,7 @@ class ShiftedClock:
 
 async def test_replay_skips_messages_older_than_10_minutes(make_node, monkeypatch):
     clock = ShiftedClock()
-    monkeypatch.setattr("pondsocket.cluster.time", clock)
+    monkeypatch.setattr("pondsocket.cluster.node.time", clock)
     n1, n2 = make_node("n1", **BULK), make_node("n2", **BULK)
     a, b = await n1.join("a", track=False), await n2.join("b")
     await settled(n1, n2)
@@ -245,7 +245,7 @@ async def test_cluster_replay_limit(make_node):
 
 async def test_cluster_replay_max_age(make_node, monkeypatch):
     clock = ShiftedClock()
-    monkeypatch.setattr("pondsocket.cluster.time", clock)
+    monkeypatch.setattr("pondsocket.cluster.node.time", clock)
     n1, n2 = make_node("n1", cluster_replay_max_age=60), make_node("n2")
     a, b = await n1.join("a", track=False), await n2.join("b")
     await settled(n1, n2)

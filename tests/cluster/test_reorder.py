@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pondsocket.reorder import Reorderer
+from pondsocket.cluster.reorder import Reorderer
 
 
 def test_in_order_items_pass_straight_through() -> None:
