@@ -14,7 +14,7 @@ Beyond the protocol's minimum it:
   broadcasts and evictions that peers may have missed meanwhile (receivers drop the copies
   they already had); these are numbered per channel, and a receiver holds a message that
   follows a gap until the missing ones come back (at most ``HOLD_SECONDS``, see
-  :mod:`pondsocket.reorder`), so clients get them in the order they were sent;
+  :mod:`pondsocket.cluster.reorder`), so clients get them in the order they were sent;
 * asks again for the members of a node it had declared dead as soon as it hears from it,
   and drops the members of a node that restarted under the same ``node_id`` (heartbeats
   carry a per-process ``incarnation``);
@@ -27,8 +27,6 @@ Beyond the protocol's minimum it:
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import time
 import uuid
@@ -36,45 +34,36 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
-from .enums import DistributedMessageType as T
-from .enums import LeaveReason, PresenceEventTypes
-from .listeners import PondListener
-from .pubsub import PubSub, format_heartbeat_topic, format_message_topic
+from ..enums import DistributedMessageType as T
+from ..enums import PresenceEventTypes
+from ..listeners import PondListener
+from ..pubsub import PubSub, format_heartbeat_topic, format_message_topic
+from ..types import AllExceptSender, PondAssigns, PondMessage, PondPresence
+from .envelope import (
+    ALL_NODES,
+    HEARTBEAT_CHANNEL,
+    MALFORMED,
+    PROTOCOL,
+    REPLAYED,
+    VERSION,
+    decode_body,
+    encode_body,
+    recipient_descriptor,
+    sign,
+    verify,
+)
 from .reorder import Reorderer
-from .types import AllExceptSender, AllUsers, PondAssigns, PondMessage, PondPresence, ToUsers
+from .replication import CHANGES, apply_change
 
 if TYPE_CHECKING:
-    from .channel import Channel, Member
-    from .server import PondSocket
-    from .types import RecipientSpec
+    from ..channel import Channel, Member
+    from ..server import PondSocket
+    from ..types import RecipientSpec
 
 log = logging.getLogger("pondsocket.cluster")
 
-PROTOCOL = "pondsocket.distributed"
-VERSION = 1
-HEARTBEAT_CHANNEL = "__heartbeat__"
-#: The target of an extension message meant for every node (else it names one node).
-ALL_NODES = "__all__"
 DEAD_NODES_KEPT = 1_024
-# Messages whose loss a state snapshot cannot repair: kept a while to be published again
-# (same bytes, so receivers that had them drop the copy) when a node resubscribes.
-REPLAYED = frozenset({T.USER_MESSAGE, T.EVICT_USER, T.USER_REMOVE})
 CLOCK_SKEW_MS = 2_000
-_SIGNED = b"HMAC-SHA256 "
-
-_encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.Decoder().decode
-
-
-def _descriptor(spec: RecipientSpec) -> Any:
-    if isinstance(spec, AllUsers):
-        return "ALL_USERS"
-    if isinstance(spec, AllExceptSender):
-        return "ALL_EXCEPT_SENDER"
-    assert isinstance(spec, ToUsers)
-    return list(spec.user_ids)
 
 
 class ClusterNode(PondListener):
@@ -123,7 +112,7 @@ class ClusterNode(PondListener):
         self._release: asyncio.TimerHandle | None = None
         self._releasing: set[asyncio.Task[None]] = set()
         #: Handlers of message types beyond the channel protocol, by type (the admin API's
-        #: cluster queries, see :mod:`pondsocket.admincluster`): ``handler(source, message)``.
+        #: cluster queries, see :mod:`pondsocket.admin.cluster`): ``handler(source, message)``.
         self.extensions: dict[str, Callable[[str, dict[str, Any]], Awaitable[None]]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -200,10 +189,7 @@ class ClusterNode(PondListener):
             "endpointName": endpoint, "channelName": channel_name,
             "timestamp": timestamp, **fields,
         }
-        body = _encode(envelope)
-        if self._secret is not None:
-            digest = hmac.new(self._secret, body, hashlib.sha256).hexdigest().encode()
-            body = _SIGNED + digest + b" " + body
+        body = sign(self._secret, encode_body(envelope))
         topic = self._topic(kind, endpoint, channel_name)
         if kind in REPLAYED:
             self._recent.append((timestamp, (endpoint, channel_name), topic, body))
@@ -289,7 +275,7 @@ class ClusterNode(PondListener):
         sender = recipients.sender_id if isinstance(recipients, AllExceptSender) else "CHANNEL"
         self._channel_send(channel, T.USER_MESSAGE, {
             "fromUserId": sender, "event": event, "payload": payload, "requestId": request_id,
-            "recipientDescriptor": _descriptor(recipients)})
+            "recipientDescriptor": recipient_descriptor(recipients)})
 
     def presence_changed(self, channel: Channel, user_id: str, kind: str,
                          presence: PondPresence, *, local: bool) -> None:
@@ -315,22 +301,13 @@ class ClusterNode(PondListener):
 
     # -- inbound -------------------------------------------------------------------------
 
-    def _verify(self, data: bytes) -> bytes | None:
-        if self._secret is None:
-            return data
-        if not data.startswith(_SIGNED):
-            return None
-        digest, _, body = data[len(_SIGNED):].partition(b" ")
-        expected = hmac.new(self._secret, body, hashlib.sha256).hexdigest().encode()
-        return body if hmac.compare_digest(digest, expected) else None
-
     async def _on_message(self, topic: str, data: bytes) -> None:
-        body = self._verify(data)
+        body = verify(self._secret, data)
         if body is None:
             self.rejected += 1
             return
         try:
-            message = _decode(body)
+            message = decode_body(body)
             if (message.get("protocol") != PROTOCOL or message.get("version") != VERSION
                     or message.get("sourceNodeId") == self.node_id):
                 return
@@ -340,7 +317,7 @@ class ClusterNode(PondListener):
                                     message.get("channelName", "")):
                 # Another namespace whose name starts with ours and ":" ("a:b" for "a").
                 return
-        except (msgspec.DecodeError, RecursionError, KeyError, AttributeError, TypeError):
+        except MALFORMED:
             self.rejected += 1
             return
         if message_id in self._seen_ids:
@@ -446,31 +423,8 @@ class ClusterNode(PondListener):
 
     async def _apply(self, channel: Channel, source: str, m: dict[str, Any]) -> None:
         kind = m.get("type")
-        uid = m.get("userId", "")
-        if kind == T.USER_MESSAGE:
-            await channel.replica.message(m["event"], m.get("payload") or {},
-                                          m.get("requestId", ""), m.get("fromUserId", ""),
-                                          m.get("recipientDescriptor"))
-        elif kind == T.PRESENCE_UPDATE:
-            await channel.replica.presence_changed(uid, source, m.get("presence") or {})
-        elif kind == T.PRESENCE_REMOVED:
-            await channel.replica.presence_removed(uid)
-        elif kind == T.USER_JOINED:
-            await channel.replica.joined(uid, source, m.get("assigns") or {},
-                                         m.get("presence") or None)
-        elif kind == T.USER_LEFT:
-            await channel.replica.left(uid)
-        elif kind == T.ASSIGNS_UPDATE:
-            if "assigns" in m:
-                channel.replica.assigns_replaced(uid, m["assigns"])
-            elif "key" in m:
-                channel.replica.assign_set(uid, m["key"], m.get("value"))
-        elif kind == T.EVICT_USER:
-            if uid in channel.members:
-                await channel.evict_user(uid, m.get("reason") or "Evicted")
-        elif kind == T.USER_REMOVE:
-            if uid in channel.members:
-                await channel.remove_user(uid, LeaveReason.EVICTED)
+        if kind in CHANGES:
+            await apply_change(channel, source, m)
         elif kind == T.STATE_REQUEST:
             since = m.get("since")
             if isinstance(since, int):  # a peer resubscribed: what it may have missed
@@ -486,6 +440,7 @@ class ClusterNode(PondListener):
                                   seq + 1)
             await channel.replica.replace_node(source, list(m.get("users") or []))
         elif kind == T.USER_GET_REQUEST:
+            uid = m.get("userId", "")
             member = channel.members.get(uid)
             if member is not None:
                 user = await channel.get_user(uid)
@@ -582,3 +537,6 @@ class ClusterNode(PondListener):
         """Peers heard from, with the seconds since their last message."""
         now = time.monotonic()
         return {node: now - seen for node, seen in self._last_seen.items()}
+
+
+__all__ = ["CLOCK_SKEW_MS", "DEAD_NODES_KEPT", "ClusterNode"]
