@@ -441,7 +441,7 @@ class Channel:
 
     # -- inbound -------------------------------------------------------------------------
 
-    async def handle_incoming_event(self, event: Any, sender_id: str) -> None:
+    async def handle_incoming_event(self, event: Event, sender_id: str) -> None:
         """Run the lobby's handler for a client ``BROADCAST`` from member ``sender_id``."""
         member = self._members.get(sender_id)
         if member is None:

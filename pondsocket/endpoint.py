@@ -12,9 +12,10 @@ from .channel import Channel
 from .contexts.connection import ConnectionContext, fail_closed
 from .enums import ClientActions, ErrorTypes, LeaveReason, ServerActions, SystemEntity, SystemEvents
 from .errors import PondError, as_pond_error
-from .hooks import Hooks
+from .hooks import Hooks, MetricsCollector
 from .lobby import JoinHandler, JoinMiddlewareFn, Lobby, error_type_for
 from .middleware import run_chain
+from .options import Options
 from .patterns import compile_pattern
 from .transport.base import BaseTransport, Transport, deliver
 from .transport.foreign import ProtocolTransport
@@ -68,7 +69,7 @@ class Endpoint:
         return self._path
 
     @property
-    def options(self) -> Any:
+    def options(self) -> Options:
         return self.pond.options
 
     @property
@@ -76,7 +77,7 @@ class Endpoint:
         return self.pond.options.hooks
 
     @property
-    def metrics(self) -> Any:
+    def metrics(self) -> MetricsCollector:
         """The server's metrics collector."""
         return self.pond.metrics
 

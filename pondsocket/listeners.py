@@ -22,7 +22,8 @@ raises is logged and the core goes on with the next one.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .types import PondAssigns, PondMessage, PondPresence, RecipientSpec
 
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from .channel import Channel, Member
 
 log = logging.getLogger("pondsocket.listeners")
+
+L = TypeVar("L", bound="PondListener")
 
 
 class PondListener:
@@ -93,14 +96,14 @@ class Listeners(PondListener):
     def detach(self, listener: PondListener) -> None:
         self._listeners = tuple(x for x in self._listeners if x is not listener)
 
-    def find(self, kind: type[Any]) -> Any:
+    def find(self, kind: type[L]) -> L | None:
         """The first attached listener that is a ``kind``, or None."""
         return next((x for x in self._listeners if isinstance(x, kind)), None)
 
     def __len__(self) -> int:
         return len(self._listeners)
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[PondListener]:
         return iter(self._listeners)
 
     def _tell(self, method: str, *args: Any, **kwargs: Any) -> None:

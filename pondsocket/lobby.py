@@ -15,6 +15,7 @@ from .contexts.outgoing import OutgoingContext
 from .enums import ErrorTypes, LeaveReason
 from .errors import PondError, as_pond_error
 from .middleware import MiddlewareFn, run_chain
+from .options import Options
 from .patterns import Pattern, compile_pattern
 from .transport.base import BaseTransport, Transport
 from .types import Event, MessageEvent, Route, User
@@ -101,7 +102,7 @@ class Lobby:
         return self._path
 
     @property
-    def options(self) -> Any:
+    def options(self) -> Options:
         return self.endpoint.options
 
     # -- registration --------------------------------------------------------------------

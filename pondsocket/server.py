@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .admin.cluster import ClusterAdmin
 from .cluster.node import ClusterNode
 from .endpoint import ConnectionHandler, ConnectionMiddlewareFn, Endpoint
-from .hooks import MetricsListener, NoopMetrics
+from .hooks import MetricsCollector, MetricsListener, NoopMetrics
 from .listeners import Listeners, PondListener
 from .options import Options
 from .pubsub import PubSub
@@ -61,8 +61,8 @@ class PondSocket:
         self.cluster_admin: ClusterAdmin | None = (ClusterAdmin(self.cluster)
                                                    if self.cluster is not None else None)
         hooks = self._options.hooks
-        self.metrics: Any = (hooks.metrics if hooks is not None and hooks.metrics is not None
-                             else NoopMetrics())
+        configured = hooks.metrics if hooks is not None else None
+        self.metrics: MetricsCollector = configured if configured is not None else NoopMetrics()
         if not isinstance(self.metrics, NoopMetrics):
             self.attach(MetricsListener(self.metrics))
 
