@@ -35,7 +35,7 @@ from .types import (
 from .wire import Frame, encode_event, encode_frame, new_request_id
 
 if TYPE_CHECKING:
-    from .lobby import Lobby
+    from .lobby import Lobby, OutgoingHandler
 
 log = logging.getLogger("pondsocket.channel")
 
@@ -321,7 +321,8 @@ class Channel:
         self.frames_delivered += count
         return count
 
-    async def _outgoing_frame(self, outgoing: tuple[Any, tuple[MiddlewareFn, ...], Route],
+    async def _outgoing_frame(self, outgoing: tuple[OutgoingHandler, tuple[MiddlewareFn, ...],
+                                                    Route],
                               member: Member, action: str, event_name: str,
                               payload: PondMessage, request_id: str) -> Frame | None:
         handler, middlewares, route = outgoing

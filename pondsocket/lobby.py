@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from .channel import Channel, Member
 from .contexts.event import EventContext
@@ -36,7 +36,6 @@ OutgoingMiddlewareFn = Callable[[OutgoingContext, Callable[[], Awaitable[None]]]
 LeaveMiddlewareFn = Callable[[LeaveContext, Callable[[], Awaitable[None]]], Awaitable[None]]
 
 _ROUTE_CACHE_LIMIT = 1024
-_NO_MATCH = object()
 
 # ERROR frame event names by status code, for errors raised by event handlers.
 _ERROR_EVENTS = {403: ErrorTypes.UNAUTHORIZED_BROADCAST,
@@ -48,24 +47,27 @@ def error_type_for(code: int) -> str:
     return _ERROR_EVENTS.get(code, ErrorTypes.CHANNEL_ERROR)
 
 
-class _Routes:
+Handler = TypeVar("Handler")
+
+
+class _Routes(Generic[Handler]):
     """Event-name patterns in registration order; the first match wins. Results are cached."""
 
     def __init__(self) -> None:
-        self._entries: list[tuple[Pattern, Any, tuple[MiddlewareFn, ...]]] = []
-        self._cache: dict[str, Any] = {}
+        self._entries: list[tuple[Pattern, Handler, tuple[MiddlewareFn, ...]]] = []
+        self._cache: dict[str, tuple[Handler, tuple[MiddlewareFn, ...], Route] | None] = {}
 
-    def add(self, pattern: str, handler: Any, middlewares: tuple[MiddlewareFn, ...]) -> None:
+    def add(self, pattern: str, handler: Handler,
+            middlewares: tuple[MiddlewareFn, ...]) -> None:
         self._entries.append((compile_pattern(pattern), handler, middlewares))
         self._cache.clear()
 
     def __bool__(self) -> bool:
         return bool(self._entries)
 
-    def find(self, event_name: str) -> tuple[Any, tuple[MiddlewareFn, ...], Route] | None:
-        cached = self._cache.get(event_name, _NO_MATCH)
-        if cached is not _NO_MATCH:
-            return cached
+    def find(self, event_name: str) -> tuple[Handler, tuple[MiddlewareFn, ...], Route] | None:
+        if event_name in self._cache:
+            return self._cache[event_name]
         found = None
         for pattern, handler, middlewares in self._entries:
             route = pattern.match(event_name)
@@ -88,8 +90,8 @@ class Lobby:
         self.pattern = compile_pattern(path)
         self._join_handler = handler
         self._join_middlewares = middlewares
-        self._events = _Routes()
-        self._outgoing = _Routes()
+        self._events: _Routes[EventHandler] = _Routes()
+        self._outgoing: _Routes[OutgoingHandler] = _Routes()
         self._leave: tuple[LeaveHandler, tuple[LeaveMiddlewareFn, ...]] | None = None
         self._channels: dict[str, Channel] = {}
         # Counters of channels that have closed (the admin API adds the live ones).
