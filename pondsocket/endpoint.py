@@ -36,7 +36,8 @@ ConnectionMiddlewareFn = Callable[[ConnectionContext, Callable[[], Awaitable[Non
 class Connection:
     """A registered connection and the channels it is in."""
 
-    __slots__ = ("address", "channels", "opened_at", "pending_joins", "transport")
+    __slots__ = ("address", "channels", "connected_at", "opened_at", "pending_joins",
+                 "transport")
 
     def __init__(self, transport: BaseTransport, address: str = "") -> None:
         self.transport = transport
@@ -45,6 +46,7 @@ class Connection:
         self.channels: dict[str, Channel] = {}
         self.pending_joins: set[str] = set()
         self.opened_at = time.monotonic()
+        self.connected_at = time.time()  # wall clock: comparable across nodes
 
 
 class Endpoint:

@@ -92,6 +92,8 @@ class ConnectionRecord:
     frames_sent: int
     dropped_frames: int
     age_seconds: float
+    #: Wall-clock time of the connection (comparable across the nodes of a cluster).
+    connected_at: float
 
 
 class ServerView:
@@ -154,7 +156,8 @@ class ServerView:
                     channels=tuple(sorted(connection.channels)),
                     queue_depth=transport.queue_depth, frames_sent=transport.frames_sent,
                     dropped_frames=transport.dropped_frames,
-                    age_seconds=now - connection.opened_at))
+                    age_seconds=now - connection.opened_at,
+                    connected_at=connection.connected_at))
         return records
 
     # -- walking the live objects ----------------------------------------------------------

@@ -33,11 +33,18 @@ CONNECTION_SORTS = ("age", "queue_depth", "dropped_frames", "frames_sent")
 def sort_connections(docs: list[dict[str, Any]], sort: str,
                      limit: int | None) -> list[dict[str, Any]]:
     """``docs`` ordered by ``sort`` (oldest first for ``age``, else largest first), and the
-    first ``limit`` of them."""
+    first ``limit`` of them.
+
+    ``age`` orders by ``connected_at``: ages are measured when each node answers, so two
+    nodes' ages differ by the time between their answers, their wall clocks do not."""
     if sort not in CONNECTION_SORTS:
         raise ValueError(f"sort must be one of {', '.join(CONNECTION_SORTS)}")
-    key = "age_seconds" if sort == "age" else sort
-    ordered = sorted(docs, key=lambda doc: doc[key], reverse=True)
+    if sort == "age" and all("connected_at" in doc for doc in docs):
+        ordered = sorted(docs, key=lambda doc: doc["connected_at"])
+    elif sort == "age":  # a node of an earlier release among them: its ages are all we have
+        ordered = sorted(docs, key=lambda doc: doc["age_seconds"], reverse=True)
+    else:
+        ordered = sorted(docs, key=lambda doc: doc[sort], reverse=True)
     return ordered if limit is None else ordered[:limit]
 
 
@@ -130,7 +137,8 @@ class AdminInspector:
         docs = [{"user_id": c.user_id, "node": "local", "endpoint": c.endpoint,
                  "transport": c.transport, "address": c.address, "channels": list(c.channels),
                  "queue_depth": c.queue_depth, "frames_sent": c.frames_sent,
-                 "dropped_frames": c.dropped_frames, "age_seconds": _round(c.age_seconds)}
+                 "dropped_frames": c.dropped_frames, "age_seconds": _round(c.age_seconds),
+                 "connected_at": c.connected_at}
                 for c in self.view.connections()]
         return {"connections": sort_connections(docs, sort, limit), "total": len(docs)}
 

@@ -209,7 +209,7 @@ def _connection(uid: str, transport: str, channels: list[str], age: float,
             "address": f"127.0.0.1:{40000 + int(uid[:2], 16)}", "channels": channels,
             "queue_depth": counts.get("queue", 0),
             "frames_sent": counts.get("sent", 0), "dropped_frames": counts.get("dropped", 0),
-            "age_seconds": age}
+            "age_seconds": age, "connected_at": T0 + 900 - age}
 
 
 # In no column's order (the sort tests check that sorting reorders them).
