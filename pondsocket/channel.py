@@ -32,7 +32,7 @@ from .types import (
     ToUsers,
     User,
 )
-from .wire import Frame, encode_event, encode_frame, new_request_id
+from .wire import Frame, encode_event, encode_frame, encode_json, new_request_id
 
 if TYPE_CHECKING:
     from .lobby import Lobby, OutgoingHandler
@@ -220,6 +220,10 @@ class Channel:
             raise unavailable(self.name, f"Channel {self.name} is closed")
         if user_id in self._members:
             raise conflict(self.name, f"User {user_id} is already a member of {self.name}")
+        limit = self._lobby.options.max_members_per_channel
+        if limit and len(self._members) >= limit:
+            raise unavailable(self.name, f"Channel {self.name} is full: at most {limit} "
+                              "members on this node (max_members_per_channel)")
         member = Member(transport, {**transport.clone_assigns(), **(assigns or {})})
         if ack_request_id is not None:
             # The acknowledgement goes first, so nothing about the channel can overtake it.
@@ -424,6 +428,12 @@ class Channel:
     async def _set_presence(self, user_id: str, data: PondPresence, kind: str) -> None:
         if not isinstance(data, dict):
             raise TypeError(f"presence must be a dict, got {type(data).__name__}")
+        limit = self._lobby.options.max_presence_size
+        if limit:
+            size = len(encode_json(data))
+            if size > limit:
+                raise PondError(f"Presence too large: {size} bytes, at most {limit} "
+                                "(max_presence_size)", 413, channel_name=self.name)
         self._presence[user_id] = dict(data)
         await self._publish_presence(kind, dict(data))
         self._listeners.presence_changed(self, user_id, kind, data, local=True)

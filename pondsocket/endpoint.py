@@ -16,7 +16,7 @@ from .hooks import Hooks, MetricsCollector
 from .lobby import JoinHandler, JoinMiddlewareFn, Lobby, error_type_for
 from .middleware import run_chain
 from .options import Options
-from .patterns import compile_pattern
+from .patterns import channel_name_problem, compile_pattern
 from .transport.base import BaseTransport, Transport, deliver
 from .transport.foreign import ProtocolTransport
 from .typed import PondSchema, TypedJoinContext, TypedJoinHandler, TypedLobby
@@ -294,11 +294,7 @@ class Endpoint:
         limiter = hooks.rate_limiter if hooks is not None else None
         if limiter is not None and not await limiter.allow(transport.get_id()):
             if event.action == ClientActions.JOIN_CHANNEL:
-                # A refused join must end the client's JOINING state: every client declines
-                # on SYSTEM/UNAUTHORIZED, while some ignore ERROR frames.
-                self._send(transport, encode_frame(
-                    ServerActions.SYSTEM, SystemEvents.UNAUTHORIZED, event.channel_name,
-                    event.request_id, {"code": 429, "message": "Rate limit exceeded"}))
+                self._refuse_join(transport, event, 429, "Rate limit exceeded")
             else:
                 self._error(transport, ErrorTypes.RATE_LIMITED, 429, "Rate limit exceeded",
                             event, temporary=True)
@@ -317,11 +313,19 @@ class Endpoint:
         if name in connection.channels or name in connection.pending_joins:
             self._error(transport, ErrorTypes.CHANNEL_ERROR, 409, f"Already joined {name}", event)
             return
+        options = self.options
+        problem = channel_name_problem(name, options.max_channel_name_length)
+        if problem is not None:
+            self._refuse_join(transport, event, 400, problem)
+            return
+        limit = options.max_channels_per_connection
+        if limit and len(connection.channels) + len(connection.pending_joins) >= limit:
+            self._refuse_join(transport, event, 429, f"Too many channels: a connection may be "
+                              f"in at most {limit} (max_channels_per_connection)")
+            return
         found = self.match_lobby(name)
         if found is None:
-            self._send(transport, encode_frame(
-                ServerActions.SYSTEM, SystemEvents.UNAUTHORIZED, name, event.request_id,
-                {"code": 404, "message": f"No channel matches {name}"}))
+            self._refuse_join(transport, event, 404, f"No channel matches {name}")
             return
         lobby, route = found
         connection.pending_joins.add(name)
@@ -329,6 +333,13 @@ class Endpoint:
             await lobby.join(transport, event, route)
         finally:
             connection.pending_joins.discard(name)
+
+    def _refuse_join(self, transport: Transport, event: Event, code: int, message: str) -> None:
+        """``SYSTEM``/``UNAUTHORIZED``: every client settles its join on it, while some ignore
+        ``ERROR`` frames."""
+        self._send(transport, encode_frame(
+            ServerActions.SYSTEM, SystemEvents.UNAUTHORIZED, event.channel_name,
+            event.request_id, {"code": code, "message": message}))
 
     async def _leave(self, connection: Connection, event: Event) -> None:
         name = event.channel_name

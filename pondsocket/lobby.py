@@ -218,6 +218,9 @@ class Lobby:
                 self.endpoint.metrics.error("join_handler", exc)
             if not ctx.has_responded:
                 await ctx.decline(err.code, err.message)
+            else:  # accepted, then failed (a presence too large, say): never silent
+                self._send_error(transport, error_type_for(err.code), err.code, err.message,
+                                 event, err)
         finally:
             channel.join_finished()
         user_id = transport.get_id()

@@ -26,6 +26,14 @@ class Options:
     * ``send_timeout``: seconds one write may take; a connection that cannot take a frame for
       that long is closed (code 1013), so a stalled peer never holds memory for ever.
     * ``hooks``: rate limiters, metrics and lifecycle callbacks (:class:`Hooks`).
+    * ``max_channels_per_connection``: channels one connection may be in (joins under way
+      included), 0 for no limit; a join beyond is refused with code 429.
+    * ``max_channel_name_length``: characters in a channel name a client may join; a longer
+      one, or one with a control character or ``*``, is refused with code 400.
+    * ``max_members_per_channel``: local members of one channel, 0 for no limit (per node in
+      a cluster); a join beyond is refused with code 503.
+    * ``max_presence_size``: bytes of one member's presence as JSON, 0 for no limit; tracking
+      or updating a larger one raises ``PondError`` 413.
 
     With a ``pubsub`` (a cluster, see :mod:`pondsocket.cluster`):
 
@@ -50,6 +58,10 @@ class Options:
     overflow_policy: OverflowPolicy | str = OverflowPolicy.CLOSE
     send_timeout: float = 10.0
     hooks: Hooks | None = field(default=None)
+    max_channels_per_connection: int = 128
+    max_channel_name_length: int = 256
+    max_members_per_channel: int = 0
+    max_presence_size: int = 8 * 1024
     node_id: str = ""
     namespace: str = "default"
     key_prefix: str = "pondsocket"
@@ -70,6 +82,12 @@ class Options:
             raise ValueError("send_channel_buffer must be positive")
         if self.send_timeout <= 0:
             raise ValueError("send_timeout must be positive")
+        if min(self.max_channels_per_connection, self.max_members_per_channel,
+               self.max_presence_size) < 0:
+            raise ValueError("max_channels_per_connection, max_members_per_channel and "
+                             "max_presence_size must be 0 (no limit) or positive")
+        if self.max_channel_name_length <= 0:
+            raise ValueError("max_channel_name_length must be positive")
         self.overflow_policy = OverflowPolicy(self.overflow_policy)
         if self.heartbeat_interval <= 0 or self.heartbeat_timeout <= self.heartbeat_interval:
             raise ValueError("heartbeat_timeout must be longer than heartbeat_interval > 0")

@@ -135,4 +135,19 @@ def parse(route: str, current_path: str) -> Route | None:
     return compile_pattern(route).match(current_path)
 
 
-__all__ = ["PREFIX_SEPARATORS", "Pattern", "compile_pattern", "parse"]
+def channel_name_problem(name: str, max_length: int) -> str | None:
+    """Why a client may not join a channel called ``name``, or None: longer than
+    ``max_length`` characters, a control character (a log or terminal could be fooled by
+    it), or ``*`` (the admin API's channel filters read it as a wildcard)."""
+    if len(name) > max_length:
+        return (f"Channel name too long: {len(name)} characters, at most {max_length} "
+                "(max_channel_name_length)")
+    for char in name:
+        if char < " " or "\x7f" <= char <= "\x9f":
+            return f"Channel name contains the control character {char!r}"
+    if "*" in name:
+        return "Channel name contains '*'"
+    return None
+
+
+__all__ = ["PREFIX_SEPARATORS", "Pattern", "channel_name_problem", "compile_pattern", "parse"]

@@ -164,7 +164,10 @@ async def test_presence_must_be_an_object(endpoint):
     endpoint.create_channel("/chat/:room", on_join)
     alice = await connect(endpoint, "alice")
     got = await join(alice, "/chat/1")
-    assert len(got) == 1  # acknowledged, no malformed presence frame
+    # Acknowledged, no malformed presence frame, and the failure after the accept is told.
+    assert [(f["action"], f["event"]) for f in got] == [
+        ("SYSTEM", "ACKNOWLEDGE"), ("ERROR", "INTERNAL_SERVER_ERROR")]
+    assert got[1]["requestId"] == got[0]["requestId"]
 
 
 async def test_presence_is_readable_by_handlers_and_the_presence_client(endpoint, lobby):
