@@ -40,8 +40,9 @@ class Options:
     * ``node_id``: this node's id (default: a random one per process);
     * ``namespace`` and ``key_prefix``: topics are ``<key_prefix>:v1:<namespace>:...``;
       nodes see each other only within one namespace;
-    * ``heartbeat_interval``: seconds between heartbeats; ``heartbeat_timeout``: silence
-      after which a node counts as dead and its members leave;
+    * ``heartbeat_interval``: seconds between heartbeats (2); ``heartbeat_timeout``: silence
+      after which a node counts as dead and its members leave (8: a killed node's members
+      leave within 9 s). Silence while this node's own pub/sub link is down never counts;
     * ``cluster_secret``: when set, every node-to-node message is signed with HMAC-SHA256
       and unsigned or forged ones are dropped (all nodes need the same secret);
     * ``cluster_outbox_limit``: messages kept while the pub/sub is down (the oldest beyond
@@ -65,8 +66,8 @@ class Options:
     node_id: str = ""
     namespace: str = "default"
     key_prefix: str = "pondsocket"
-    heartbeat_interval: float = 30.0
-    heartbeat_timeout: float = 90.0
+    heartbeat_interval: float = 2.0
+    heartbeat_timeout: float = 8.0
     cluster_secret: str | bytes | None = None
     cluster_outbox_limit: int = 10_000
     cluster_replay_limit: int = 4_096

@@ -18,7 +18,6 @@ from pondsocket import (
     ConnectionContext,
     EventContext,
     JoinContext,
-    Options,
     PondSocket,
     bad_request,
     forbidden,
@@ -106,8 +105,7 @@ def create_app(redis_url: str | None = None, admin_token: str | None = None,
 
         from pondsocket.distributed import RedisPubSub
 
-        pond = PondSocket(pubsub=RedisPubSub(Redis.from_url(redis_url), owns_client=True),
-                          options=Options(heartbeat_interval=5, heartbeat_timeout=15))
+        pond = PondSocket(pubsub=RedisPubSub(Redis.from_url(redis_url), owns_client=True))
     admin_token = admin_token or os.environ.get("PONDSOCKET_ADMIN_TOKEN")
     admin = None
     if admin_token:

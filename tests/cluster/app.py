@@ -53,9 +53,12 @@ def build() -> PondSocket:
     health = env.get("REDIS_HEALTH_CHECK_INTERVAL", "1")
     pubsub = RedisPubSub(Redis.from_url(env["REDIS_URL"]), owns_client=True,
                          health_check_interval=None if health == "off" else float(health))
-    options = Options(node_id=env.get("NODE_ID", ""),
-                      heartbeat_interval=float(env.get("HEARTBEAT_INTERVAL", "0.5")),
-                      heartbeat_timeout=float(env.get("HEARTBEAT_TIMEOUT", "5")),
+    # HEARTBEAT_*=default leaves an option at the library's default.
+    heartbeat = {name: float(value) for name, env_name, fallback in (
+        ("heartbeat_interval", "HEARTBEAT_INTERVAL", "0.5"),
+        ("heartbeat_timeout", "HEARTBEAT_TIMEOUT", "5"))
+        if (value := env.get(env_name, fallback)) != "default"}
+    options = Options(node_id=env.get("NODE_ID", ""), **heartbeat,
                       cluster_secret=env.get("CLUSTER_SECRET") or None)
     pond = PondSocket(pubsub=pubsub, options=options)
     endpoint = pond.create_endpoint("/api/socket", on_connect)

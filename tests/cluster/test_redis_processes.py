@@ -9,6 +9,7 @@ the output when a test fails.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from typing import Any
 
@@ -402,3 +403,49 @@ async def test_node_restarted_under_the_same_id(spawn_nodes, ws_client):
     finally:
         report(f"{n2.name} killed and restarted under the same NODE_ID", [alice, bob],
                since=crashed)
+
+
+# docs/cluster.md: with the default options (heartbeat 2 s, timeout 8 s) a killed node's
+# members leave within 10 s, and a Redis restart of up to 5 s makes nobody leave.
+DEFAULTS = {"heartbeat_interval": "default", "heartbeat_timeout": "default"}
+
+
+async def test_with_defaults_a_killed_nodes_members_leave_within_10_s(spawn_nodes, ws_client):
+    n1, n2 = await spawn_nodes(2, **DEFAULTS)
+    alice, bob = await room(ws_client, [(n1, "alice"), (n2, "bob")])
+    await bob.send(ROOM, "message", {"id": "last words"})
+    await alice.wait_for(is_message(id="last words"))
+    n2.kill()  # SIGKILL: no goodbye
+    killed = time.monotonic()  # the clock of the clients' arrival times
+    frame, _ = await alice.wait_for(is_presence("LEAVE"), timeout=15)
+    assert frame["payload"]["changed"]["name"] == "bob"
+    at = next(t for t, seen in alice.seen if seen is frame)  # when it arrived
+    print(f"bob left {at - killed:.2f}s after the SIGKILL")
+    assert at - killed <= 10.0
+
+
+@pytest.mark.parametrize("heartbeat", [DEFAULTS, {"heartbeat_interval": 0.5,
+                                                    "heartbeat_timeout": 3}],
+                         ids=["defaults", "timeout-shorter-than-the-outage"])
+async def test_a_5_s_redis_restart_makes_nobody_leave(redis_server, spawn_nodes, ws_client,
+                                                      heartbeat):
+    """With a timeout shorter than the outage only two rules keep everyone: silence while a
+    node's own link is down does not count, and a reconnected node gives its peers a fresh
+    timeout."""
+    n1, n2 = await spawn_nodes(2, **heartbeat)
+    alice, bob = await room(ws_client, [(n1, "alice"), (n2, "bob")])
+    loop = asyncio.get_running_loop()
+    down = loop.time()
+    await redis_server.astop()
+    await asyncio.sleep(5)  # the outage under test, not a synchronisation
+    await redis_server.astart()  # same port
+    # Each node hears the other again: a LEAVE from a wrong death sentence would have been
+    # queued to these clients before the message that proves the peer alive.
+    await alice.send(ROOM, "message", {"id": "alice-back"})
+    await bob.wait_for(is_message(id="alice-back"), timeout=20)
+    await bob.send(ROOM, "message", {"id": "bob-back"})
+    await alice.wait_for(is_message(id="bob-back"), timeout=20)
+    for client in (alice, bob):
+        leaves = [f for t, f in client.seen if t >= down and is_presence("LEAVE")(f)]
+        assert leaves == [], (client.label, leaves)
+    print(f"outage {loop.time() - down:.2f}s in all, nobody left")
