@@ -87,11 +87,16 @@ def serve(target: str, host: str, port: int, reload: bool, log_level: str,
 @click.option("--admin-token", metavar="TOKEN", envvar="PONDSOCKET_ADMIN_TOKEN",
               help="Serve the admin API under /_pond/admin with this bearer token "
                    "(read it with: pondctl inspect --token TOKEN).")
+@click.option("--namespace", metavar="NAME", envvar="PONDSOCKET_NAMESPACE", default="demo",
+              show_default=True,
+              help="With --redis: the cluster namespace; nodes share rooms only within one, "
+                   "so other apps on the same Redis stay apart.")
 @click.option("--admin-writes", is_flag=True,
               help="Also enable the admin write actions (evict a user, close a channel).")
 @serving_options
 def demo(host: str, port: int, log_level: str, redis_url: str | None,
-         admin_token: str | None, admin_writes: bool, **serving: Any) -> None:
+         admin_token: str | None, namespace: str, admin_writes: bool,
+         **serving: Any) -> None:
     """Run the built-in chat demo (token auth, /chat/:room with presence).
 
     \b
@@ -107,11 +112,12 @@ def demo(host: str, port: int, log_level: str, redis_url: str | None,
     if admin_writes and not admin_token:
         raise click.UsageError("--admin-writes needs --admin-token")
     try:
-        app = create_app(redis_url, admin_token, admin_writes)
+        app = create_app(redis_url, admin_token, admin_writes, namespace)
     except ImportError:
         raise click.UsageError(
             '--redis needs the redis extra: pip install "pondsocket[redis]"') from None
-    cluster = f"\nCluster:   node of [cyan]{redis_url}[/]" if redis_url else ""
+    cluster = (f"\nCluster:   node of [cyan]{redis_url}[/], namespace [cyan]{namespace}[/]"
+               if redis_url else "")
     url = f"ws://{host}:{port}{ENDPOINT}"
     if admin_token:
         cluster += (f"\nAdmin:     [cyan]http://{host}:{port}/_pond/admin[/] "

@@ -18,6 +18,7 @@ from pondsocket import (
     ConnectionContext,
     EventContext,
     JoinContext,
+    Options,
     PondSocket,
     bad_request,
     forbidden,
@@ -85,11 +86,13 @@ def build_pond(pond: PondSocket | None = None) -> PondSocket:
 
 
 def create_app(redis_url: str | None = None, admin_token: str | None = None,
-               admin_writes: bool = False):
+               admin_writes: bool = False, namespace: str | None = None):
     """The demo as an ASGI app (``uvicorn --factory pondsocket_tools.demo:create_app``).
 
     With ``redis_url`` (or ``PONDSOCKET_REDIS_URL`` in the environment) the demo is a cluster
-    node: run several on different ports with the same Redis and they share the rooms.
+    node: run several on different ports with the same Redis and they share the rooms;
+    ``namespace`` (or ``PONDSOCKET_NAMESPACE``; default ``demo``) keeps them apart from
+    other apps on that Redis.
     With ``admin_token`` (or ``PONDSOCKET_ADMIN_TOKEN``) the admin API is served under
     ``/_pond/admin`` with that bearer token (see ``docs/admin.md``); ``admin_writes`` (or
     ``PONDSOCKET_ADMIN_WRITES=1``) enables its evict and close actions.
@@ -105,7 +108,9 @@ def create_app(redis_url: str | None = None, admin_token: str | None = None,
 
         from pondsocket.distributed import RedisPubSub
 
-        pond = PondSocket(pubsub=RedisPubSub(Redis.from_url(redis_url), owns_client=True))
+        namespace = namespace or os.environ.get("PONDSOCKET_NAMESPACE") or "demo"
+        pond = PondSocket(pubsub=RedisPubSub(Redis.from_url(redis_url), owns_client=True),
+                          options=Options(namespace=namespace))
     admin_token = admin_token or os.environ.get("PONDSOCKET_ADMIN_TOKEN")
     admin = None
     if admin_token:

@@ -91,6 +91,7 @@ class ClusterNode(PondListener):
         self._seen_ids: OrderedDict[str, None] = OrderedDict()
         self._dead: OrderedDict[str, None] = OrderedDict()  # nodes declared dead, newest last
         self._incarnations: dict[str, str] = {}  # live node -> its process's incarnation
+        self._other_apps: set[str] = set()  # peers already warned about (another app)
         self._outbox: deque[tuple[str, bytes]] = deque()
         # (timestamp ms, (endpoint, channel), topic, body) of recent REPLAYED messages
         self._recent: deque[tuple[int, tuple[str, str], str, bytes]] = deque(
@@ -347,6 +348,7 @@ class ClusterNode(PondListener):
             if message.get("stopping"):
                 await self._node_stopped(source)
                 return
+            self._check_app(source, message)
             incarnation = message.get("incarnation")
             if isinstance(incarnation, str):
                 previous = self._incarnations.get(source)
@@ -450,8 +452,27 @@ class ClusterNode(PondListener):
 
     # -- liveness and resynchronisation --------------------------------------------------
 
+    def app_signature(self) -> str:
+        """What this node serves, as its heartbeats say it: the endpoint paths with their
+        channel patterns. Nodes of one app agree on it."""
+        return ";".join(f"{e.path}[{','.join(sorted(lb.path for lb in e.lobbies))}]"
+                        for e in sorted(self.pond.endpoints, key=lambda e: e.path))
+
+    def _check_app(self, source: str, message: dict[str, Any]) -> None:
+        """Warn once per peer that serves another app in this namespace (two apps sharing
+        one merge their rooms silently)."""
+        theirs = message.get("app")
+        if (not isinstance(theirs, str) or source in self._other_apps
+                or theirs == self.app_signature()):
+            return
+        self._other_apps.add(source)
+        log.warning("node %s serves another app in namespace %r (%s; this node: %s): give "
+                    "each app its own Options.namespace (pondctl demo --namespace)", source,
+                    self.namespace, theirs or "nothing", self.app_signature() or "nothing")
+
     def _send_heartbeat(self, *, starting: bool = False, stopping: bool = False) -> None:
-        fields: dict[str, Any] = {"nodeId": self.node_id, "incarnation": self.incarnation}
+        fields: dict[str, Any] = {"nodeId": self.node_id, "incarnation": self.incarnation,
+                                  "app": self.app_signature()}
         if starting:
             fields["starting"] = True
         if stopping:
