@@ -160,6 +160,20 @@ class ServerView:
                     connected_at=connection.connected_at))
         return records
 
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """A load balancer's health check: 200 ``{"status": "ok", ...}`` while serving, 503
+        ``{"status": "stopping"}`` once ``pond.close()`` has begun (so new clients go
+        elsewhere)."""
+        pond = self._pond
+        if pond.closing:
+            return 503, {"status": "stopping", "node_id": pond.node_id}
+        cluster = pond.cluster
+        return 200, {"status": "ok", "node_id": pond.node_id,
+                     "connections": sum(len(e.connections) for e in pond.endpoints),
+                     "cluster": None if cluster is None else {
+                         "connected": bool(getattr(pond.pubsub, "connected", True)),
+                         "nodes": len(cluster.nodes) + 1}}
+
     # -- walking the live objects ----------------------------------------------------------
 
     def _live_channels(self) -> list[tuple[str, str, Channel]]:

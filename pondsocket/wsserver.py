@@ -33,7 +33,8 @@ from .enums import TransportType
 from .errors import PondError
 from .transport.base import CLOSE_TRY_AGAIN_LATER, BaseTransport, truncate_close_reason
 from .types import Headers, IncomingConnection, parse_cookies
-from .wire import Frame
+from .view import ServerView
+from .wire import Frame, encode_json
 
 if TYPE_CHECKING:  # an adapter drives the core through the objects it is given
     from .contexts.connection import ConnectionContext
@@ -105,8 +106,10 @@ def _incoming(connection: ServerConnection, request: Request, connection_id: str
 class PondWebSocketsServer:
     """Serves a :class:`~pondsocket.PondSocket` with the ``websockets`` library."""
 
-    def __init__(self, pond: PondSocket) -> None:
+    def __init__(self, pond: PondSocket, *, health_path: str | None = None) -> None:
         self.pond = pond
+        #: A path answered with the health check instead of a handshake (None: none).
+        self.health_path = health_path
         # Keyed weakly: ``websockets`` runs the handler only for connections that reach OPEN,
         # so an accepted handshake that never gets there (a plain GET answered 426, an upgrade
         # without a key, a client gone before the 101) must not outlive its connection.
@@ -121,6 +124,8 @@ class PondWebSocketsServer:
     async def process_request(self, connection: ServerConnection, request: Request
                               ) -> Response | None:
         """Authenticate before accepting: a declined handshake gets its HTTP status."""
+        if self.health_path is not None and urlsplit(request.path).path == self.health_path:
+            return self._health(connection)
         match = self.pond.match_endpoint(request.path)
         if match is None:
             return connection.respond(404, "PondSocket: no endpoint at this path")
@@ -156,6 +161,14 @@ class PondWebSocketsServer:
                 transport.connection_lost()
             await transport.wait_closed()
 
+    def _health(self, connection: ServerConnection) -> Response:
+        """The same health check as the ASGI adapter's (:meth:`ServerView.health`)."""
+        status, document = ServerView(self.pond).health()
+        response = connection.respond(status, encode_json(document).decode())
+        del response.headers["Content-Type"]
+        response.headers["Content-Type"] = "application/json"
+        return response
+
     def listen(self, host: str, port: int, **kwargs: Any
                ) -> AbstractAsyncContextManager[Server]:
         """A ``websockets`` server for this app, to use as ``async with``. ``kwargs`` go to
@@ -169,12 +182,15 @@ class PondWebSocketsServer:
 
 
 async def serve(pond: PondSocket, host: str = "127.0.0.1", port: int = 8765, *,
-                ready: asyncio.Future[Server] | None = None, **kwargs: Any) -> None:
+                ready: asyncio.Future[Server] | None = None, health_path: str | None = None,
+                **kwargs: Any) -> None:
     """Serve ``pond`` until cancelled, then close it. ``kwargs`` go to ``websockets.serve``
     (see :meth:`PondWebSocketsServer.listen` for the defaults). ``ready`` receives the
-    running server (for the bound port when ``port`` is 0)."""
+    running server (for the bound port when ``port`` is 0). ``health_path`` (e.g.
+    ``"/healthz"``) answers plain GETs with the health check."""
     await pond.start()
-    async with PondWebSocketsServer(pond).listen(host, port, **kwargs) as server:
+    app = PondWebSocketsServer(pond, health_path=health_path)
+    async with app.listen(host, port, **kwargs) as server:
         if ready is not None:
             ready.set_result(server)
         try:

@@ -11,7 +11,15 @@ from rich.console import Console
 from rich.panel import Panel
 
 from .cli_client.pipes import silence_stdout
-from .serve import TargetError, load_target, reload_settings, run
+from .serve import (
+    TargetError,
+    direct_pond,
+    load_object,
+    load_target,
+    reload_settings,
+    run,
+    run_direct,
+)
 from .serve_options import serving_options, serving_settings
 
 console = Console(stderr=True)
@@ -46,8 +54,12 @@ def main() -> None:
 @click.option("--reload", is_flag=True, help="Restart when Python files change (development).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--server", type=click.Choice(["uvicorn", "websockets"]), default="uvicorn",
+              show_default=True,
+              help="uvicorn: the ASGI adapter (WebSocket, SSE, admin API). websockets: "
+                   "pondsocket.wsserver, WebSocket only, for a PondSocket TARGET.")
 @serving_options
-def serve(target: str, host: str, port: int, reload: bool, log_level: str,
+def serve(target: str, host: str, port: int, reload: bool, log_level: str, server: str,
           **serving: Any) -> None:
     """Serve TARGET, a PondSocket or ASGI app given as MODULE:ATTRIBUTE.
 
@@ -56,9 +68,13 @@ def serve(target: str, host: str, port: int, reload: bool, log_level: str,
       pondctl serve app:pond               # app.py defines pond = PondSocket()
       pondctl serve app:app --port 9000    # any ASGI app, e.g. PondASGIApp(pond)
       pondctl serve app:pond --reload
+      pondctl serve app:pond --server websockets   # the direct server, WebSocket only
     """
     import uvicorn
 
+    if server == "websockets":
+        _serve_direct(target, host, port, reload, log_level, **serving)
+        return
     try:
         app = load_target(target)
     except TargetError as err:
@@ -74,6 +90,29 @@ def serve(target: str, host: str, port: int, reload: bool, log_level: str,
         return
     run(app, **settings)
 
+
+
+def _serve_direct(target: str, host: str, port: int, reload: bool, log_level: str, *,
+                  handshake_timeout: float, max_head_line: int, max_headers: int,
+                  ws_per_message_deflate: bool, redact_params: tuple[str, ...]) -> None:
+    """``pondctl serve --server websockets``: the direct server, for a PondSocket."""
+    import logging
+
+    from pondsocket.asgi.uvicorn import HandshakeLimits
+
+    defaults = HandshakeLimits()
+    if reload:
+        raise click.UsageError("--reload needs --server uvicorn")
+    if (max_head_line, max_headers) != (defaults.max_line, defaults.max_headers):
+        raise click.UsageError("--max-head-line and --max-headers need --server uvicorn (the "
+                               "websockets server's limits are fixed: 8192 bytes, 128 headers)")
+    try:
+        pond = direct_pond(load_object(target), target)
+    except TargetError as err:
+        raise click.BadParameter(str(err), param_hint="TARGET") from None
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
+    run_direct(pond, host, port, handshake_timeout=handshake_timeout,
+               per_message_deflate=ws_per_message_deflate)
 
 @main.command()
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Interface to bind.")

@@ -21,6 +21,11 @@ class TargetError(Exception):
 
 def load_target(target: str) -> Any:
     """Import ``module:attribute`` and return an ASGI app (a ``PondSocket`` gets wrapped)."""
+    return as_asgi(load_object(target))
+
+
+def load_object(target: str) -> Any:
+    """Import ``module:attribute`` and return the object it names."""
     module_name, sep, attribute = target.partition(":")
     if not sep or not module_name or not attribute:
         raise TargetError(f"expected MODULE:ATTRIBUTE (for example app:pond), got {target!r}")
@@ -38,7 +43,7 @@ def load_target(target: str) -> Any:
         if not hasattr(obj, part):
             raise TargetError(f"module {module_name!r} has no attribute {attribute!r}")
         obj = getattr(obj, part)
-    return as_asgi(obj)
+    return obj
 
 
 def as_asgi(obj: Any) -> Any:
@@ -90,6 +95,56 @@ def run(app: Any, **settings: Any) -> None:
         server.run()
     if not server.started:
         sys.exit(3)  # uvicorn's exit status for a failed start-up
+
+
+def direct_pond(obj: Any, target: str) -> PondSocket:
+    """The PondSocket the direct server serves, or :class:`TargetError` saying why not."""
+    if isinstance(obj, PondSocket):
+        return obj
+    raise TargetError(f"--server websockets serves a PondSocket directly, and {target} is a "
+                      f"{type(obj).__name__}; it serves WebSocket only (SSE and the admin API "
+                      "need the ASGI server: --server uvicorn)")
+
+
+def run_direct(pond: PondSocket, host: str, port: int, *, handshake_timeout: float,
+               per_message_deflate: bool) -> None:
+    """Serve ``pond`` with :mod:`pondsocket.wsserver` until Ctrl+C or SIGTERM (the pond is
+    closed first, as with uvicorn); exit status 3 when it cannot start."""
+    import asyncio
+    import signal
+
+    from pondsocket.wsserver import serve
+
+    log = logging.getLogger("pondsocket.tools")
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        ready: asyncio.Future[Any] = loop.create_future()
+        serving = asyncio.ensure_future(serve(
+            pond, host, port, ready=ready, health_path="/healthz",
+            open_timeout=handshake_timeout,
+            compression="deflate" if per_message_deflate else None))
+        try:
+            await asyncio.wait({ready, serving}, return_when=asyncio.FIRST_COMPLETED)
+            if serving.done():
+                serving.result()  # raises why it could not start
+            bound = ready.result().sockets[0].getsockname()
+            log.info("serving ws://%s:%d (websockets)", bound[0], bound[1])
+            await serving
+        except asyncio.CancelledError:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+
+    try:
+        asyncio.run(main())
+    except OSError as err:
+        log.error("cannot start: %s", err)
+        sys.exit(3)
 
 
 def uvicorn_settings(app: Any, host: str, port: int, log_level: str, *,

@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ..admin.options import AdminOptions
+from ..view import ServerView
 from .admin import AdminRoutes, send_json
 from .scope import Scope, request_path, send_plain
 from .sse import (
@@ -85,17 +86,7 @@ class PondASGIApp:
         if method not in ("GET", "HEAD"):
             await send_plain(send, 405, "PondSocket: health checks are GET or HEAD")
             return
-        pond = self.pond
-        if pond.closing:
-            await send_json(send, 503, {"status": "stopping", "node_id": pond.node_id})
-            return
-        cluster = pond.cluster
-        await send_json(send, 200, {
-            "status": "ok", "node_id": pond.node_id,
-            "connections": sum(len(e.connections) for e in pond.endpoints),
-            "cluster": None if cluster is None else {
-                "connected": bool(getattr(pond.pubsub, "connected", True)),
-                "nodes": len(cluster.nodes) + 1}})
+        await send_json(send, *ServerView(self.pond).health())
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
