@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import click
@@ -143,9 +143,10 @@ def make_client(settings: Settings, *, reconnect: bool) -> PondClient:
         raise click.UsageError(str(exc)) from None
 
 
-def run(settings: Settings, main: Callable[[], Awaitable[int | None]]) -> None:
+def run(settings: Settings, main: Callable[[], Coroutine[Any, Any, int | None]]) -> None:
     """Run ``main`` and exit with its code, or with the code of the error it raised."""
     err = stderr_console()
+    code: int
     try:
         code = asyncio.run(main()) or exitcodes.OK
         sys.stdout.flush()

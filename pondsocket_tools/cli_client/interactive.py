@@ -233,7 +233,8 @@ class Session:
                 printer = self._printer
                 assert printer is not None
                 next_line = asyncio.ensure_future(lines.get())
-                await asyncio.wait({next_line, printer}, return_when=asyncio.FIRST_COMPLETED)
+                pending: set[asyncio.Future[Any]] = {next_line, printer}
+                await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 if printer.done():
                     next_line.cancel()
                     printer.result()  # raises why the channel ended
@@ -248,8 +249,9 @@ class Session:
                     break
             # Show what already arrived before going.
             await self.client.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._printer, 2.0)
+            if self._printer is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._printer, 2.0)
             return exitcodes.OK
         finally:
             if self._printer is not None:

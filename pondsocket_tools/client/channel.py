@@ -367,8 +367,8 @@ class Channel:
             if rid and rid in self._stale_rids:
                 return  # the answer to a join that was superseded
             if event == DESTROYED:
-                _, _, message = error_details(frame.payload, event)
-                self._end(ChannelClosedError(self.name, f"closed by the server: {message}"))
+                _, _, reason = error_details(frame.payload, event)
+                self._end(ChannelClosedError(self.name, f"closed by the server: {reason}"))
                 return
         message = Message.from_frame(frame)
         self._stream.publish(message)

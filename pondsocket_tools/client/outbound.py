@@ -120,7 +120,7 @@ class OutboundQueue:
     def drop_channel(self, channel: str) -> list[Outbound]:
         """Forget every queued message of a channel that ended; returns them."""
         dropped = list(self.held.pop(channel, ()))
-        kept = deque()
+        kept: deque[Outbound] = deque()
         for item in self.ready:
             if item.channel == channel and item.is_data:
                 dropped.append(item)

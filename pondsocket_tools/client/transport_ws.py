@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import (
@@ -31,7 +32,7 @@ class WebSocketTransport:
     async def open(self) -> None:
         opts = self._options
         # websockets refuses an SSL context for ws://: pass it only where TLS is spoken.
-        tls = {"ssl": opts.ssl_context} if (
+        tls: dict[str, Any] = {"ssl": opts.ssl_context} if (
             opts.ssl_context is not None and self.url.startswith("wss://")) else {}
         try:
             self._ws = await connect(

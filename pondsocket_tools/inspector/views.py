@@ -107,7 +107,7 @@ class ChannelTree(Tree[Any]):
     def _place(self, parent: TreeNode[Any], key: ChannelKey) -> int | None:
         """The index under ``parent`` where channel ``key`` belongs (None: at the end)."""
         for index, child in enumerate(parent.children):
-            if natural_key(child.data[2]) > natural_key(key[1]):
+            if child.data is not None and natural_key(child.data[2]) > natural_key(key[1]):
                 return index
         return None
 
