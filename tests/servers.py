@@ -191,6 +191,18 @@ def _exit_code(proc: subprocess.Popen[bytes] | None) -> int | None:
     return None if proc is None else proc.poll()
 
 
+def _check_still_starting(port: int, proc: subprocess.Popen[bytes] | None, late: bool,
+                          timeout: float, what: str, log: Path | None) -> None:
+    """Raise when ``proc`` exited before listening, or when it is ``late``."""
+    code = _exit_code(proc)
+    if code is not None:
+        raise RuntimeError(f"{what} exited with {code} before listening on port "
+                           f"{port}{_tail(log)}")
+    if late:
+        raise RuntimeError(f"{what} did not listen on port {port} within {timeout} s"
+                           f"{_tail(log)}")
+
+
 def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None = None, *,
                   timeout: float = START_TIMEOUT, what: str = "the server",
                   log: Path | None = None) -> None:
@@ -198,13 +210,7 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None = None, *,
     after ``timeout`` seconds. The error names ``what`` and ends with ``log``'s tail."""
     deadline = time.monotonic() + timeout
     while not port_open(port):
-        code = _exit_code(proc)
-        if code is not None:
-            raise RuntimeError(f"{what} exited with {code} before listening on port "
-                               f"{port}{_tail(log)}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not listen on port {port} within {timeout} s"
-                               f"{_tail(log)}")
+        _check_still_starting(port, proc, time.monotonic() > deadline, timeout, what, log)
         time.sleep(0.02)
 
 
@@ -215,13 +221,7 @@ async def await_port(port: int, proc: subprocess.Popen[bytes] | None = None, *,
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not await asyncio.to_thread(port_open, port):
-        code = _exit_code(proc)
-        if code is not None:
-            raise RuntimeError(f"{what} exited with {code} before listening on port "
-                               f"{port}{_tail(log)}")
-        if loop.time() > deadline:
-            raise RuntimeError(f"{what} did not listen on port {port} within {timeout} s"
-                               f"{_tail(log)}")
+        _check_still_starting(port, proc, loop.time() > deadline, timeout, what, log)
         await asyncio.sleep(0.02)
 
 
