@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
 from ..enums import TransportType
@@ -20,17 +21,54 @@ if TYPE_CHECKING:  # an adapter drives the core through the objects it is given
 log = logging.getLogger("pondsocket.asgi")
 
 class ASGIWebSocketTransport(BaseTransport):
-    """A :class:`~pondsocket.BaseTransport` writing to an ASGI ``websocket`` connection."""
+    """A :class:`~pondsocket.BaseTransport` writing to an ASGI ``websocket`` connection.
+
+    A frame for a connection with nothing queued is written at once: the ASGI ``send`` is
+    started in place and, when the server takes the message without suspending (uvicorn does
+    unless the peer's socket buffer is full), no writer task is woken and none is kept per
+    idle connection. A ``send`` that does suspend is finished in a task, and the frames that
+    follow queue behind it, so the order and the queue bound hold as before.
+    """
 
     kind = TransportType.WEBSOCKET
+    sync_writes = True
+    persistent_writer = False
 
     def __init__(self, *, id: str, send: Any, assigns: dict[str, Any] | None = None) -> None:
         super().__init__(id, assigns=assigns)
         self._send = send
         self._peer_gone = False
         self._closing_task: asyncio.Future[None] | None = None
+        self._suspended: asyncio.Task[None] | None = None  # a send that had to wait
+
+    def _write_now(self, frame: Frame) -> bool:
+        if self._suspended is not None:
+            return False  # behind the send still waiting: through the queue
+        send: Coroutine[Any, Any, None] = self._send({"type": "websocket.send",
+                                                      "text": frame.text})
+        try:
+            yielded = send.send(None)
+        except StopIteration:
+            return True  # written without waiting: the common case
+        except Exception as exc:  # the peer is gone
+            log.debug("write to %s failed: %r", self.id, exc)
+            self.connection_lost()
+            return True  # dropped with the connection, as a failed write in the writer is
+        task = asyncio.get_running_loop().create_task(_finish(send, yielded))
+        self._suspended = task
+        task.add_done_callback(self._suspended_done)
+        return True
+
+    def _suspended_done(self, task: asyncio.Task[None]) -> None:
+        self._suspended = None
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("write to %s failed: %r", self.id, task.exception())
+            self.connection_lost()
 
     async def _write(self, frame: Frame) -> None:
+        suspended = self._suspended
+        if suspended is not None:  # the frame before this one is still being sent
+            await suspended
         await self._send({"type": "websocket.send", "text": frame.text})
 
     async def _shutdown(self, code: int, reason: str) -> None:
@@ -52,6 +90,41 @@ class ASGIWebSocketTransport(BaseTransport):
     def peer_disconnected(self) -> None:
         self._peer_gone = True
         self.connection_lost()
+
+
+class _Resumed:
+    """Awaiting it continues a coroutine that was started by hand and suspended: what it
+    yielded goes to the task, and what the task sends or throws goes back to it (what
+    ``yield from`` does, from the second step on)."""
+
+    __slots__ = ("_coro", "_yielded")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], yielded: Any) -> None:
+        self._coro = coro
+        self._yielded = yielded
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, yielded = self._coro, self._yielded
+        while True:
+            try:
+                value = yield yielded
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # cancellation: the send sees it where it waits
+                try:
+                    yielded = coro.throw(exc)
+                except StopIteration:
+                    return
+                continue
+            try:
+                yielded = coro.send(value)
+            except StopIteration:
+                return
+
+
+async def _finish(coro: Coroutine[Any, Any, None], yielded: Any) -> None:
+    await _Resumed(coro, yielded)
 
 
 def _ignore_result(future: asyncio.Future[None]) -> None:
