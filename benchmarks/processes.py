@@ -27,6 +27,8 @@ CEILING_MODES = {"off": ["none"], "per-recipient": ["deflate"], "default": ["non
 WSSERVER_MODES = {"off": ["none"], "per-recipient": ["deflate"], "default": []}
 UVICORN_MODES = {"off": ["--ws-per-message-deflate", "false"],
                  "per-recipient": ["--ws-per-message-deflate", "true"], "default": []}
+PONDCTL_MODES = {"off": ["--no-ws-per-message-deflate"],
+                 "per-recipient": ["--ws-per-message-deflate"], "default": []}
 
 
 def free_port() -> int:
@@ -77,9 +79,12 @@ def specs(include_upstream: bool, include_cluster: bool = True) -> list[ServerSp
     out = [
         ServerSpec("websockets ceiling", [sys.executable, "-m", "benchmarks.servers.ceiling",
                                           "{port}"], ROOT, modes=CEILING_MODES),
-        ServerSpec("pondsocket ASGI+uvicorn", [sys.executable, *uvicorn,
-                                               "benchmarks.servers.pond_app:app"], ROOT,
-                   modes=UVICORN_MODES),
+        # The ASGI path as users serve it: pondctl serve runs uvicorn with this project's
+        # protocol classes (and uvloop, httptools, permessage-deflate off by default).
+        ServerSpec("pondsocket ASGI (pondctl serve)",
+                   [sys.executable, "-m", "pondsocket_tools.cli", "serve",
+                    "benchmarks.servers.pond_app:pond", "--port", "{port}", "--log-level",
+                    "warning"], ROOT, modes=PONDCTL_MODES),
         ServerSpec("pondsocket wsserver", wsserver, ROOT, modes=WSSERVER_MODES),
     ]
     if include_cluster and shutil.which("redis-server"):

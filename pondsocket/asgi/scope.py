@@ -9,6 +9,12 @@ from ..types import Headers, IncomingConnection, parse_cookies
 
 Scope = dict[str, Any]
 
+#: An ASGI scope extension a WebSocket server may offer (``pondsocket.asgi.uvicorn``'s
+#: :class:`~pondsocket.asgi.uvicorn.PondWebSocketProtocol` does): a callable taking one text
+#: frame as UTF-8 bytes that writes it at once and returns True, or returns False when it
+#: cannot (paused or closed socket) and the frame must go through the ASGI ``send``.
+SEND_TEXT_NOW = "pondsocket.send_text_now"
+
 
 def request_path(scope: Scope) -> str:
     """The path relative to the app's mount point (Starlette ``Mount`` keeps the full path

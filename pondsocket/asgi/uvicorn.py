@@ -36,6 +36,9 @@ from functools import cache
 from typing import Any, ClassVar, cast
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from websockets.exceptions import InvalidState
+
+from .scope import SEND_TEXT_NOW
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -360,13 +363,22 @@ class _InfoAsDebug(logging.LoggerAdapter):
         self.debug(msg, *args, **kwargs)
 
 
-class PondWebSocketProtocol(_websocket_base()):  # type: ignore[misc]
+_WebSocketBase = _websocket_base()
+_SANSIO = _WebSocketBase.__name__ == "WebSocketsSansIOProtocol"
+
+
+class PondWebSocketProtocol(_WebSocketBase):  # type: ignore[misc, valid-type]
     """uvicorn's default WebSocket protocol, where a handshake is logged once: a handshake
     the app refused with an HTTP response (``websocket.http.response``) counts as complete,
     so uvicorn does not log ``ASGI callable returned without completing handshake`` for it,
     and the ``websockets`` library's own ``connection open`` / ``connection rejected``
     lines are debug lines (uvicorn's ``"WebSocket /path" [accepted]`` or ``401`` line,
-    at info, says the same)."""
+    at info, says the same).
+
+    On uvicorn's sans-I/O protocol (uvicorn 0.35 and later) it also offers the
+    :data:`~pondsocket.asgi.scope.SEND_TEXT_NOW` scope extension (:meth:`send_text_now`),
+    which :class:`~pondsocket.asgi.PondASGIApp` uses to write each outbound frame without an
+    ASGI message."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -374,8 +386,33 @@ class PondWebSocketProtocol(_websocket_base()):  # type: ignore[misc]
         if conn is not None and hasattr(conn, "logger"):
             conn.logger = _InfoAsDebug(conn.logger, {})
 
-    async def send(self, message: Any) -> None:
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        if _SANSIO:
+            self.scope["extensions"][SEND_TEXT_NOW] = self.send_text_now
+
+    def send_text_now(self, data: bytes) -> bool:
+        """Write a text frame (``data``: UTF-8) at once, as ``websocket.send`` would; False,
+        writing nothing, when the connection is not open or its socket is paused (a slow
+        peer): the caller then sends it through the ASGI ``send``, which waits."""
+        if (self.disconnected or self.close_sent or not self.handshake_complete
+                or self.initial_response is not None or not self.writable.is_set()):
+            return False
+        try:
+            self.conn.send_text(data)
+        except InvalidState:
+            return False
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        return True
+
+    def send(self, message: Any) -> Any:
+        # Not a coroutine of its own: messages other than the end of a refusal's body go
+        # straight to uvicorn's send (one coroutine per frame instead of two).
+        if message["type"] == "websocket.http.response.body":
+            return self._send_response_body(message)
+        return super().send(message)
+
+    async def _send_response_body(self, message: Any) -> None:
         await super().send(message)
-        if message["type"] == "websocket.http.response.body" and not message.get(
-                "more_body", False):
+        if not message.get("more_body", False):
             self.handshake_complete = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
 from ..enums import TransportType
@@ -13,7 +13,7 @@ from ..errors import PondError
 from ..transport.base import CLOSE_TRY_AGAIN_LATER, BaseTransport
 from ..transport.base import truncate_close_reason as close_reason
 from ..wire import Frame
-from .scope import Scope, incoming_connection, request_path
+from .scope import SEND_TEXT_NOW, Scope, incoming_connection, request_path
 
 if TYPE_CHECKING:  # an adapter drives the core through the objects it is given
     from ..server import PondSocket
@@ -28,15 +28,21 @@ class ASGIWebSocketTransport(BaseTransport):
     unless the peer's socket buffer is full), no writer task is woken and none is kept per
     idle connection. A ``send`` that does suspend is finished in a task, and the frames that
     follow queue behind it, so the order and the queue bound hold as before.
+
+    ``send_now``, when the server offers it (the :data:`~pondsocket.asgi.scope.SEND_TEXT_NOW`
+    scope extension), writes the frame's UTF-8 bytes without an ASGI message, a coroutine or
+    a re-encoding per recipient; when it declines, the frame goes through ``send``.
     """
 
     kind = TransportType.WEBSOCKET
     sync_writes = True
     persistent_writer = False
 
-    def __init__(self, *, id: str, send: Any, assigns: dict[str, Any] | None = None) -> None:
+    def __init__(self, *, id: str, send: Any, assigns: dict[str, Any] | None = None,
+                 send_now: Callable[[bytes], bool] | None = None) -> None:
         super().__init__(id, assigns=assigns)
         self._send = send
+        self._send_now = send_now
         self._peer_gone = False
         self._closing_task: asyncio.Future[None] | None = None
         self._suspended: asyncio.Task[None] | None = None  # a send that had to wait
@@ -44,6 +50,8 @@ class ASGIWebSocketTransport(BaseTransport):
     def _write_now(self, frame: Frame) -> bool:
         if self._suspended is not None:
             return False  # behind the send still waiting: through the queue
+        if self._send_now is not None:
+            return self._send_now(frame.data)
         send: Coroutine[Any, Any, None] = self._send({"type": "websocket.send",
                                                       "text": frame.text})
         try:
@@ -165,7 +173,9 @@ async def serve_websocket(pond: PondSocket, scope: Scope, receive: Any, send: An
     if endpoint.at_capacity():  # filled up while the connection handler was running
         await _deny(scope, send, 503, "Too many connections")
         return
-    transport = ASGIWebSocketTransport(id=connection_id, send=send, assigns=ctx.assigns)
+    transport = ASGIWebSocketTransport(
+        id=connection_id, send=send, assigns=ctx.assigns,
+        send_now=(scope.get("extensions") or {}).get(SEND_TEXT_NOW))
     await send({"type": "websocket.accept"})
     try:
         await endpoint.register_transport(transport, ctx)

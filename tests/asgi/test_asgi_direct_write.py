@@ -2,9 +2,12 @@
 when a ``send`` does wait (the peer's buffer is full), the frames after it keep their order
 and the queue bound.
 
-The ASGI ``send`` here is a small stand-in for a server's: it records each message and
-waits while a gate is closed, as uvicorn's does while the socket is paused. Over real
-servers the same paths run in test_asgi_websocket.py and test_asgi_slow_consumer.py.
+The ASGI ``send`` of the first tests is a small stand-in for a server's: it records each
+message and waits while a gate is closed, as uvicorn's does while the socket is paused. The
+last ones run real uvicorn servers: with ``pondctl serve``'s WebSocket protocol, frames are
+written through its ``SEND_TEXT_NOW`` extension and never as ASGI messages; with uvicorn's
+own, through the ASGI ``send``. The slow-peer paths over real servers are in
+test_asgi_slow_consumer.py.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from typing import Any
 import pytest
 
 from pondsocket import Options
-from pondsocket.asgi import ASGIWebSocketTransport
+from pondsocket.asgi import ASGIWebSocketTransport, PondASGIApp
+from pondsocket.asgi.scope import SEND_TEXT_NOW
 from pondsocket.transport.base import CLOSE_TRY_AGAIN_LATER
 from pondsocket.wire import Frame
+from tests.servers import start_pondctl_uvicorn
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -105,3 +110,49 @@ async def test_a_waiting_send_that_fails_closes_the_connection() -> None:
     send.gate.set()
     await asyncio.wait_for(transport.wait_closed(), 5)
     assert not transport.is_active() and send.sent == []
+
+
+class CountingApp:
+    """``PondASGIApp`` with the ASGI ``websocket.send`` messages it sends counted."""
+
+    def __init__(self, app: PondASGIApp) -> None:
+        self.app = app
+        self.sends = 0
+        self.offered: list[bool] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            self.offered.append(SEND_TEXT_NOW in (scope.get("extensions") or {}))
+
+        async def counting_send(message: dict[str, Any]) -> None:
+            if message["type"] == "websocket.send":
+                self.sends += 1
+            await send(message)
+
+        await self.app(scope, receive, counting_send)
+
+
+async def shout_and_hear(server: Any, ws_connect: Any) -> None:
+    ada = await ws_connect(server, "/api/socket?name=ada")
+    await ada.join("/room/1")
+    await ada.expect("PRESENCE", "JOIN", "/room/1")
+    await ada.send_msg("BROADCAST", "/room/1", "shout", {"text": "hi"})
+    await ada.expect("BROADCAST", "shout", "/room/1", payload={"text": "hi"})
+
+
+async def test_pondctl_uvicorn_frames_skip_the_asgi_send(started_servers, ws_connect,
+                                                        chat_app):
+    app = CountingApp(chat_app())
+    server = await start_pondctl_uvicorn(app)
+    started_servers.append(server)  # stopped at the end, after the clients closed
+    await shout_and_hear(server, ws_connect)
+    # CONNECT, ACKNOWLEDGE, the presence JOIN and the shout: none as an ASGI message
+    assert app.offered == [True] and app.sends == 0
+
+
+async def test_without_the_extension_frames_go_through_the_asgi_send(start_server, ws_connect,
+                                                                     chat_app):
+    app = CountingApp(chat_app())
+    server = await start_server(app)  # uvicorn's own WebSocket protocol
+    await shout_and_hear(server, ws_connect)
+    assert app.offered == [False] and app.sends == 4
