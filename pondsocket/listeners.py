@@ -89,9 +89,11 @@ class Listeners(PondListener):
     def __init__(self) -> None:
         self._listeners: tuple[PondListener, ...] = ()
 
-    def attach(self, listener: PondListener) -> None:
+    def attach(self, listener: PondListener, *, first: bool = False) -> None:
+        """Tell ``listener`` from now on, after the others (before them with ``first``)."""
         if listener not in self._listeners:
-            self._listeners = (*self._listeners, listener)
+            self._listeners = ((listener, *self._listeners) if first
+                               else (*self._listeners, listener))
 
     def detach(self, listener: PondListener) -> None:
         self._listeners = tuple(x for x in self._listeners if x is not listener)

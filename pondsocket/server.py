@@ -53,18 +53,33 @@ class PondSocket:
         self.closing = False
         #: What the core tells of its lifecycle goes to these (see :meth:`attach`).
         self.listeners = Listeners()
-        self.cluster: ClusterNode | None = (ClusterNode(self, pubsub) if pubsub is not None
-                                            else None)
-        if self.cluster is not None:
-            self.attach(self.cluster)
+        self.cluster: ClusterNode | None = None
         #: Answers (and asks) the other nodes' admin queries, with a cluster.
-        self.cluster_admin: ClusterAdmin | None = (ClusterAdmin(self.cluster)
-                                                   if self.cluster is not None else None)
+        self.cluster_admin: ClusterAdmin | None = None
+        if pubsub is not None:
+            self._join_cluster(pubsub)
         hooks = self._options.hooks
         configured = hooks.metrics if hooks is not None else None
         self.metrics: MetricsCollector = configured if configured is not None else NoopMetrics()
         if not isinstance(self.metrics, NoopMetrics):
             self.attach(MetricsListener(self.metrics))
+
+    def _join_cluster(self, pubsub: PubSub) -> None:
+        self._pubsub = pubsub
+        self.cluster = ClusterNode(self, pubsub)
+        self.listeners.attach(self.cluster, first=True)  # the cluster hears everything first
+        self.cluster_admin = ClusterAdmin(self.cluster)
+
+    def use_pubsub(self, pubsub: PubSub) -> None:
+        """Make this server a cluster node over ``pubsub``, as if it had been given to the
+        constructor: for tools that serve an application defined without one (``pondctl
+        serve --redis``). Call it before serving (before wrapping it in an ASGI app);
+        ``RuntimeError`` when it already has a pub/sub or has started serving channels."""
+        if self._pubsub is not None:
+            raise RuntimeError("this PondSocket already has a pub/sub")
+        if any(lobby.channels for endpoint in self._endpoints for lobby in endpoint.lobbies):
+            raise RuntimeError("use_pubsub() must come before the server has channels")
+        self._join_cluster(pubsub)
 
     @property
     def options(self) -> Options:

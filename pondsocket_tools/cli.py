@@ -13,12 +13,14 @@ from rich.panel import Panel
 from .cli_client.pipes import silence_stdout
 from .serve import (
     TargetError,
+    as_asgi,
+    attach_redis,
+    child_settings,
     direct_pond,
     load_object,
-    load_target,
-    reload_settings,
     run,
     run_direct,
+    run_workers,
 )
 from .serve_options import serving_options, serving_settings
 
@@ -58,9 +60,15 @@ def main() -> None:
               show_default=True,
               help="uvicorn: the ASGI adapter (WebSocket, SSE, admin API). websockets: "
                    "pondsocket.wsserver, WebSocket only, for a PondSocket TARGET.")
+@click.option("--redis", "redis_url", metavar="URL", envvar="PONDSOCKET_REDIS_URL",
+              help="Make the PondSocket TARGET a cluster node over this Redis (e.g. "
+                   "redis://127.0.0.1:6379): servers sharing it share channels.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1),
+              help="Worker processes sharing the port (uvicorn only; more than 1 needs "
+                   "--redis, so that they share channels).")
 @serving_options
 def serve(target: str, host: str, port: int, reload: bool, log_level: str, server: str,
-          **serving: Any) -> None:
+          redis_url: str | None, workers: int, **serving: Any) -> None:
     """Serve TARGET, a PondSocket or ASGI app given as MODULE:ATTRIBUTE.
 
     \b
@@ -69,32 +77,58 @@ def serve(target: str, host: str, port: int, reload: bool, log_level: str, serve
       pondctl serve app:app --port 9000    # any ASGI app, e.g. PondASGIApp(pond)
       pondctl serve app:pond --reload
       pondctl serve app:pond --server websockets   # the direct server, WebSocket only
+      pondctl serve app:pond --workers 4 --redis redis://127.0.0.1:6379
     """
     import uvicorn
 
+    _check_workers(workers, redis_url, server, reload)
     if server == "websockets":
-        _serve_direct(target, host, port, reload, log_level, **serving)
+        _serve_direct(target, host, port, reload, log_level, redis_url, **serving)
         return
     try:
-        app = load_target(target)
+        obj = load_object(target)
+        if redis_url:  # with --workers or --reload, checked here and done again in each child
+            attach_redis(obj, target, redis_url)
+        app = as_asgi(obj)
     except TargetError as err:
         raise click.BadParameter(str(err), param_hint="TARGET") from None
+    except ImportError:
+        raise click.UsageError(
+            '--redis needs the redis extra: pip install "pondsocket[redis]"') from None
     settings = serving_settings(app, host, port, log_level, **serving)
     if reload:
         # uvicorn re-imports the target in a child process on every change.
-        import os
-
-        os.environ["PONDCTL_SERVE_TARGET"] = target
-        uvicorn.run("pondsocket_tools.serve:_reload_app", factory=True, reload=True,
-                    reload_dirs=["."], **reload_settings(settings))
+        uvicorn.run("pondsocket_tools.serve:_child_app", factory=True, reload=True,
+                    reload_dirs=["."], **child_settings(settings, target, redis_url))
+        return
+    if workers > 1:
+        run_workers(workers, child_settings(settings, target, redis_url))
         return
     run(app, **settings)
 
 
+def _check_workers(workers: int, redis_url: str | None, server: str, reload: bool) -> None:
+    """Refuse a ``--workers`` that could not work, saying why."""
+    if workers == 1:
+        return
+    if server == "websockets":
+        raise click.UsageError(
+            "--workers needs --server uvicorn: the direct server is one process; run one "
+            "per port with the same --redis, behind a load balancer (docs/deployment.md)")
+    if reload:
+        raise click.UsageError("--workers and --reload cannot be combined")
+    if not redis_url:
+        raise click.UsageError(
+            f"--workers {workers} needs --redis URL: each worker is a process of its own, "
+            "and without a pub/sub between them clients on different workers would not "
+            "share channels")
 
-def _serve_direct(target: str, host: str, port: int, reload: bool, log_level: str, *,
-                  handshake_timeout: float, max_head_line: int, max_headers: int,
-                  ws_per_message_deflate: bool, redact_params: tuple[str, ...]) -> None:
+
+
+def _serve_direct(target: str, host: str, port: int, reload: bool, log_level: str,
+                  redis_url: str | None, *, handshake_timeout: float, max_head_line: int,
+                  max_headers: int, ws_per_message_deflate: bool,
+                  redact_params: tuple[str, ...]) -> None:
     """``pondctl serve --server websockets``: the direct server, for a PondSocket."""
     import logging
 
@@ -108,8 +142,13 @@ def _serve_direct(target: str, host: str, port: int, reload: bool, log_level: st
                                "websockets server's limits are fixed: 8192 bytes, 128 headers)")
     try:
         pond = direct_pond(load_object(target), target)
+        if redis_url:
+            attach_redis(pond, target, redis_url)
     except TargetError as err:
         raise click.BadParameter(str(err), param_hint="TARGET") from None
+    except ImportError:
+        raise click.UsageError(
+            '--redis needs the redis extra: pip install "pondsocket[redis]"') from None
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
     run_direct(pond, host, port, handshake_timeout=handshake_timeout,
                per_message_deflate=ws_per_message_deflate)

@@ -10,9 +10,17 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
 from pondsocket import PondSocket
 from pondsocket.asgi.redact import redacting_log_config
 from pondsocket.asgi.uvicorn import HandshakeLimits, PondWebSocketProtocol, http_protocol
+
+# What a child process (a --reload restart, a --workers worker) serves: pondctl's parent sets
+# them, the child's factory reads them.
+ENV_TARGET = "PONDCTL_SERVE_TARGET"
+ENV_REDIS = "PONDCTL_SERVE_REDIS"
 
 
 class TargetError(Exception):
@@ -47,6 +55,7 @@ def load_object(target: str) -> Any:
 
 
 def as_asgi(obj: Any) -> Any:
+    """``obj`` as an ASGI app: a PondSocket wrapped in a PondASGIApp, any callable as is."""
     if isinstance(obj, PondSocket):
         from pondsocket.asgi import PondASGIApp
 
@@ -57,34 +66,57 @@ def as_asgi(obj: Any) -> Any:
 
 
 def find_pond(app: Any) -> PondSocket | None:
-    """The :class:`PondSocket` an app serves (a :class:`~pondsocket.asgi.PondASGIApp`)."""
-    pond = getattr(app, "pond", None)
-    return pond if isinstance(pond, PondSocket) else None
+    """The :class:`PondSocket` an app serves (a :class:`~pondsocket.asgi.PondASGIApp`, or
+    one wrapped by uvicorn's middleware)."""
+    while app is not None:
+        pond = getattr(app, "pond", None)
+        if isinstance(pond, PondSocket):
+            return pond
+        app = getattr(app, "app", None)
+    return None
 
 
-def create_server(app: Any, **settings: Any) -> Any:
-    """A ``uvicorn.Server`` for ``app`` (``settings`` as for ``uvicorn.Config``) that closes
-    the app's PondSocket connections cleanly when it shuts down.
+def attach_redis(obj: Any, target: str, redis_url: str) -> PondSocket:
+    """Make the PondSocket ``obj`` a cluster node over the Redis at ``redis_url`` (a
+    :class:`~pondsocket.distributed.RedisPubSub`); :class:`TargetError` when ``obj`` is not
+    a PondSocket or already has a pub/sub. ``ImportError`` without the redis extra."""
+    if not isinstance(obj, PondSocket):
+        raise TargetError(f"--redis gives a PondSocket a pub/sub, and {target} is a "
+                          f"{type(obj).__name__}: name the PondSocket itself, or give it "
+                          "a pubsub in code (docs/cluster.md)")
+    if obj.pubsub is not None:
+        raise TargetError(f"{target} already has a pub/sub: drop --redis")
+    from redis.asyncio import Redis
+
+    from pondsocket.distributed import RedisPubSub
+
+    obj.use_pubsub(RedisPubSub(Redis.from_url(redis_url), owns_client=True))
+    return obj
+
+
+class PondServer(uvicorn.Server):
+    """A ``uvicorn.Server`` that closes the served PondSocket's connections cleanly when it
+    shuts down.
 
     uvicorn sends the ASGI ``lifespan.shutdown`` event only after every connection has ended:
     it cuts WebSockets itself (code 1012) and waits for SSE streams, which never end on their
     own, until ``timeout_graceful_shutdown`` (for ever by default). This server closes the
     PondSocket first (channels evict their members, WebSocket clients get 1001, SSE streams
-    end), then shuts down as usual.
+    end), then shuts down as usual. It is picklable, so ``--workers`` runs it in each worker.
     """
-    import uvicorn
 
-    pond = find_pond(app)
+    async def shutdown(self, sockets: Any = None) -> None:
+        pond = find_pond(getattr(self.config, "loaded_app", None))
+        if pond is not None:
+            try:
+                await pond.close()
+            except Exception:
+                logging.getLogger("pondsocket.tools").exception("error while closing")
+        await super().shutdown(sockets)
 
-    class PondServer(uvicorn.Server):
-        async def shutdown(self, sockets: Any = None) -> None:
-            if pond is not None:
-                try:
-                    await pond.close()
-                except Exception:
-                    logging.getLogger("pondsocket.tools").exception("error while closing")
-            await super().shutdown(sockets)
 
+def create_server(app: Any, **settings: Any) -> PondServer:
+    """A :class:`PondServer` for ``app`` (``settings`` as for ``uvicorn.Config``)."""
     return PondServer(uvicorn.Config(app, **settings))
 
 
@@ -181,6 +213,48 @@ def reload_settings(settings: dict[str, Any]) -> dict[str, Any]:
             "ws": "pondsocket.asgi.uvicorn:PondWebSocketProtocol"}
 
 
-def _reload_app() -> Any:
-    """Factory used by ``pondctl serve --reload`` in uvicorn's worker process."""
-    return load_target(os.environ["PONDCTL_SERVE_TARGET"])
+def child_settings(settings: dict[str, Any], target: str, redis_url: str | None
+                   ) -> dict[str, Any]:
+    """``settings`` for a server whose app is loaded in child processes (``--reload``,
+    ``--workers``): the app is :func:`_child_app`, which loads ``target`` (and attaches
+    ``redis_url``) there, told through the environment."""
+    os.environ[ENV_TARGET] = target
+    if redis_url:
+        os.environ[ENV_REDIS] = redis_url
+    else:
+        os.environ.pop(ENV_REDIS, None)
+    return reload_settings(settings)
+
+
+#: Seconds a worker waits for open SSE streams when it stops (they never end on their own).
+WORKER_GRACEFUL_SHUTDOWN = 5.0
+
+
+def run_workers(workers: int, settings: dict[str, Any]) -> None:
+    """Serve with ``workers`` uvicorn worker processes sharing one listening socket (uvicorn's
+    supervisor restarts a worker that dies, and stops them all on Ctrl+C or SIGTERM); exit
+    status 3 when the socket cannot be bound. ``settings`` from :func:`child_settings`.
+
+    Each worker runs uvicorn's own server (its supervisor offers no other): on shutdown
+    uvicorn closes WebSockets itself (code 1012, service restart), waits at most
+    :data:`WORKER_GRACEFUL_SHUTDOWN` seconds for SSE streams, then the app's lifespan
+    shutdown closes the PondSocket (its cluster node leaves at once)."""
+    settings = {"timeout_graceful_shutdown": WORKER_GRACEFUL_SHUTDOWN, **settings}
+    config = uvicorn.Config("pondsocket_tools.serve:_child_app", factory=True,
+                            workers=workers, **settings)
+    try:
+        sock = config.bind_socket()  # logs why and exits 1 when the port is taken
+    except SystemExit:
+        sys.exit(3)
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def _child_app() -> Any:
+    """Factory used by ``pondctl serve --reload`` and ``--workers`` in uvicorn's child
+    processes: the target, made a cluster node when ``--redis`` was given."""
+    target = os.environ[ENV_TARGET]
+    obj = load_object(target)
+    redis_url = os.environ.get(ENV_REDIS)
+    if redis_url:
+        attach_redis(obj, target, redis_url)
+    return as_asgi(obj)
