@@ -22,9 +22,10 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 SCHEDSTAT = Path("/proc/self/schedstat").exists()  # kernels without CONFIG_SCHEDSTATS lack it
 
 # The extra command-line arguments that put each kind of server in a compression mode
-# (benchmarks.settings); a mode a server lacks (compress-once, today) is "not available".
+# (benchmarks.settings); a mode a server lacks is "not available".
 CEILING_MODES = {"off": ["none"], "per-recipient": ["deflate"], "default": ["none"]}
-WSSERVER_MODES = {"off": ["none"], "per-recipient": ["deflate"], "default": []}
+WSSERVER_MODES = {"off": ["none"], "per-recipient": ["deflate"],
+                  "compress-once": ["compress-once"], "default": []}
 UVICORN_MODES = {"off": ["--ws-per-message-deflate", "false"],
                  "per-recipient": ["--ws-per-message-deflate", "true"], "default": []}
 PONDCTL_MODES = {"off": ["--no-ws-per-message-deflate"],

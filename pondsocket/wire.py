@@ -42,16 +42,19 @@ class Frame:
     """An encoded server frame, shared by all its recipients.
 
     ``data`` is the UTF-8 JSON; ``text`` is the same as ``str`` (decoded once, on first use,
-    for transports that must send text).
+    for transports that must send text). ``encodings`` holds what an adapter made of it for
+    its connections (the direct server's WebSocket frame bytes, plain or compressed), keyed
+    by the adapter, so that each is made once per frame, not once per recipient.
     """
 
-    __slots__ = ("_text", "channel", "data", "event")
+    __slots__ = ("_text", "channel", "data", "encodings", "event")
 
     def __init__(self, data: bytes, channel: str = "", event: str = "") -> None:
         self.data = data
         self.channel = channel
         self.event = event
         self._text: str | None = None
+        self.encodings: dict[object, bytes] | None = None
 
     @property
     def text(self) -> str:

@@ -27,7 +27,9 @@ from urllib.parse import parse_qsl, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, broadcast
 from websockets.asyncio.server import serve as websockets_serve
 from websockets.exceptions import ConnectionClosed
+from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from .enums import TransportType
 from .errors import PondError
@@ -35,6 +37,7 @@ from .transport.base import CLOSE_TRY_AGAIN_LATER, BaseTransport, truncate_close
 from .types import Headers, IncomingConnection, parse_cookies
 from .view import ServerView
 from .wire import Frame, encode_json
+from .wsframes import encoding_for
 
 if TYPE_CHECKING:  # an adapter drives the core through the objects it is given
     from .contexts.connection import ConnectionContext
@@ -47,10 +50,20 @@ log = logging.getLogger("pondsocket.wsserver")
 WRITE_HIGH_WATER = 64 * 1024
 # Closing handshakes under way (kept referenced until they finish).
 _closing: set[asyncio.Task[None]] = set()
+_OPEN = State.OPEN
+#: The values of ``compression``: None (off, the default), "deflate" (``websockets``'
+#: permessage-deflate with context takeover: every frame compressed again for each
+#: recipient) and "compress-once" (no server context takeover: one compressed frame shared).
+COMPRESSION_MODES = (None, "deflate", "compress-once")
 
 
 class WebSocketsTransport(BaseTransport):
-    """A transport over a ``websockets`` server connection with synchronous fast writes."""
+    """A transport over a ``websockets`` server connection with synchronous fast writes.
+
+    A frame goes to the socket as finished WebSocket bytes shared by every connection that
+    negotiated the same compression (:mod:`pondsocket.wsframes`); a connection whose
+    compression keeps a context between messages has its frames compressed by ``websockets``.
+    """
 
     kind = TransportType.WEBSOCKET
     sync_writes = True
@@ -60,16 +73,36 @@ class WebSocketsTransport(BaseTransport):
                  assigns: dict[str, Any] | None = None) -> None:
         super().__init__(id, assigns=assigns)
         self._connection = connection
+        self._protocol = connection.protocol
         self._peer = connection.transport
+        #: The shared encoding of this connection's frames (None: compressed for it alone).
+        self.encoding = encoding_for(connection.protocol.extensions)
 
     def _write_now(self, frame: Frame) -> bool:
-        if self._peer.get_write_buffer_size() > WRITE_HIGH_WATER:
+        peer = self._peer
+        if peer.get_write_buffer_size() > WRITE_HIGH_WATER:
             return False
-        broadcast((self._connection,), frame.data, text=True)
+        encoding = self.encoding
+        if encoding is None:
+            broadcast((self._connection,), frame.data, text=True)
+        elif self._protocol.state is _OPEN:  # closing: nothing more goes out, as broadcast()
+            # The protocol has nothing pending between two of its own writes (it flushes
+            # each at once), so a whole frame written here cannot split one of its frames.
+            try:
+                peer.write(encoding.frame_bytes(frame))
+            except Exception as exc:  # the socket failed under us
+                log.debug("write to %s failed: %r", self.id, exc)
+                self.connection_lost()
         return True
 
     async def _write(self, frame: Frame) -> None:
-        await self._connection.send(frame.data, text=True)  # waits while the peer is slow
+        encoding = self.encoding
+        if encoding is None or self._protocol.state is not _OPEN:
+            # Raises ConnectionClosed once closing, which ends the writer.
+            await self._connection.send(frame.data, text=True)
+            return
+        self._peer.write(encoding.frame_bytes(frame))
+        await self._connection.drain()  # waits while the peer is slow
 
     async def _shutdown(self, code: int, reason: str) -> None:
         # Start the closing handshake without waiting for it: ``close()`` waits until the
@@ -79,6 +112,19 @@ class WebSocketsTransport(BaseTransport):
         task = asyncio.ensure_future(self._connection.close(code, truncate_close_reason(reason)))
         _closing.add(task)
         task.add_done_callback(_closing.discard)
+
+
+def compress_once_extensions(window_bits: int = 15, memory_level: int = 8
+                             ) -> list[ServerPerMessageDeflateFactory]:
+    """The ``extensions`` of ``websockets.serve`` for compress-once: permessage-deflate with
+    ``server_no_context_takeover``, so one compressed frame serves every recipient, and
+    ``client_no_context_takeover``, so a connection keeps no zlib state between messages in
+    either direction (an idle connection costs no compression memory). ``window_bits``
+    (9-15) bounds the server's LZ77 window, ``memory_level`` (1-9) zlib's memory for the
+    one compression per frame."""
+    return [ServerPerMessageDeflateFactory(
+        server_no_context_takeover=True, client_no_context_takeover=True,
+        server_max_window_bits=window_bits, compress_settings={"memLevel": memory_level})]
 
 
 class _Handshake:
@@ -173,12 +219,20 @@ class PondWebSocketsServer:
                ) -> AbstractAsyncContextManager[Server]:
         """A ``websockets`` server for this app, to use as ``async with``. ``kwargs`` go to
         ``websockets.serve``; defaults: frames up to 4x ``max_message_size`` (larger ones
-        within that get a 413 error frame), no compression. The caller starts and closes the
-        PondSocket (:func:`serve` does both)."""
+        within that get a 413 error frame), no compression. ``compression`` is one of
+        :data:`COMPRESSION_MODES`; ``"compress-once"`` offers permessage-deflate with the
+        :func:`compress_once_extensions` defaults (pass ``extensions`` for others). The
+        caller starts and closes the PondSocket (:func:`serve` does both)."""
         kwargs.setdefault("max_size", self.pond.options.max_message_size * 4)
-        kwargs.setdefault("compression", None)
+        compression = kwargs.pop("compression", None)
+        if compression not in COMPRESSION_MODES:
+            raise ValueError(f"compression must be one of {COMPRESSION_MODES}, not "
+                             f"{compression!r}")
+        if compression == "compress-once":
+            compression = None
+            kwargs.setdefault("extensions", compress_once_extensions())
         return websockets_serve(self.handler, host, port, process_request=self.process_request,
-                                **kwargs)
+                                compression=compression, **kwargs)
 
 
 async def serve(pond: PondSocket, host: str = "127.0.0.1", port: int = 8765, *,
@@ -199,4 +253,5 @@ async def serve(pond: PondSocket, host: str = "127.0.0.1", port: int = 8765, *,
             await pond.close()
 
 
-__all__ = ["WRITE_HIGH_WATER", "PondWebSocketsServer", "WebSocketsTransport", "serve"]
+__all__ = ["COMPRESSION_MODES", "WRITE_HIGH_WATER", "PondWebSocketsServer",
+           "WebSocketsTransport", "compress_once_extensions", "serve"]

@@ -141,7 +141,8 @@ def direct_pond(obj: Any, target: str) -> PondSocket:
 def run_direct(pond: PondSocket, host: str, port: int, *, handshake_timeout: float,
                per_message_deflate: bool) -> None:
     """Serve ``pond`` with :mod:`pondsocket.wsserver` until Ctrl+C or SIGTERM (the pond is
-    closed first, as with uvicorn); exit status 3 when it cannot start."""
+    closed first, as with uvicorn); exit status 3 when it cannot start.
+    ``per_message_deflate`` offers compress-once (one compressed frame per broadcast)."""
     import asyncio
     import signal
 
@@ -159,7 +160,7 @@ def run_direct(pond: PondSocket, host: str, port: int, *, handshake_timeout: flo
         serving = asyncio.ensure_future(serve(
             pond, host, port, ready=ready, health_path="/healthz",
             open_timeout=handshake_timeout,
-            compression="deflate" if per_message_deflate else None))
+            compression="compress-once" if per_message_deflate else None))
         try:
             await asyncio.wait({ready, serving}, return_when=asyncio.FIRST_COMPLETED)
             if serving.done():

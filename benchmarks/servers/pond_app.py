@@ -1,8 +1,9 @@
 """This project under test: a relay channel served by PondASGIApp (uvicorn runs it).
 
-``python -m benchmarks.servers.pond_app PORT [none|deflate]`` serves it with the direct
-``pondsocket.wsserver`` adapter instead; without the second argument, with that adapter's
-default (no compression), else ``compression=None`` or ``"deflate"`` (per recipient).
+``python -m benchmarks.servers.pond_app PORT [none|deflate|compress-once]`` serves it with
+the direct ``pondsocket.wsserver`` adapter instead; without the second argument, with that
+adapter's default (no compression), else ``compression=None``, ``"deflate"`` (per recipient)
+or ``"compress-once"`` (one compressed frame shared by all recipients).
 """
 
 from __future__ import annotations
@@ -60,8 +61,8 @@ if __name__ == "__main__":  # the direct websockets adapter: python -m ... PORT
 
     options = {}
     if len(sys.argv) > 2:
-        if sys.argv[2] not in ("none", "deflate"):
-            sys.exit(f"compression must be none or deflate, not {sys.argv[2]!r}")
-        options["compression"] = None if sys.argv[2] == "none" else "deflate"
+        if sys.argv[2] not in ("none", "deflate", "compress-once"):
+            sys.exit(f"compression must be none, deflate or compress-once, not {sys.argv[2]!r}")
+        options["compression"] = None if sys.argv[2] == "none" else sys.argv[2]
     uvloop.install()
     asyncio.run(serve(pond, "127.0.0.1", int(sys.argv[1]), **options))

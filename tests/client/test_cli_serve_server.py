@@ -68,6 +68,23 @@ async def test_the_direct_server_serves_a_pond_and_stops_on_sigterm(app_dir: Pat
     assert "serving ws://127.0.0.1" in (app_dir / "serve.log").read_text()
 
 
+async def test_ws_per_message_deflate_negotiates_compress_once(app_dir: Path) -> None:
+    server = ServerProcess([sys.executable, "-m", "pondsocket_tools.cli", "serve", "app:pond",
+                            "--server", "websockets", "--port", "{port}",
+                            "--ws-per-message-deflate"], cwd=app_dir,
+                           log=app_dir / "serve.log", what="pondctl serve --server websockets")
+    await server.astart()
+    try:
+        async with connect(f"ws://127.0.0.1:{server.port}/ws") as ws:  # offers deflate
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert frame["action"] == "CONNECT"
+            answer = ws.response.headers["Sec-WebSocket-Extensions"]
+            assert answer.startswith("permessage-deflate"), answer
+            assert "server_no_context_takeover" in answer  # one compression per broadcast
+    finally:
+        await server.astop()
+
+
 def test_an_asgi_target_is_refused_with_the_reason(app_dir: Path) -> None:
     result = pondctl(app_dir, "app:app", "--server", "websockets")
     assert result.returncode == 2

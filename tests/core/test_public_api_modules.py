@@ -47,6 +47,11 @@ BEFORE_THE_LAYERS: dict[str, list[str]] = {
     ],
     "pondsocket.wsserver": [
     "PondWebSocketsServer", "WebSocketsTransport", "serve",
+    # compress-once (#18)
+    "COMPRESSION_MODES", "WRITE_HIGH_WATER", "compress_once_extensions",
+    ],
+    "pondsocket.wsframes": [
+    "PLAIN", "FrameEncoding", "SharedDeflate", "encoding_for",
     ],
     "pondsocket.distributed": [
     "RedisPubSub",
