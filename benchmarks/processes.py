@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import socket
@@ -26,6 +27,8 @@ SCHEDSTAT = Path("/proc/self/schedstat").exists()  # kernels without CONFIG_SCHE
 CEILING_MODES = {"off": ["none"], "per-recipient": ["deflate"], "default": ["none"]}
 WSSERVER_MODES = {"off": ["none"], "per-recipient": ["deflate"],
                   "compress-once": ["compress-once"], "default": []}
+# picows has no permessage-deflate: it never compresses, whatever the clients offer.
+PICOWS_MODES = {"off": [], "default": []}
 UVICORN_MODES = {"off": ["--ws-per-message-deflate", "false"],
                  "per-recipient": ["--ws-per-message-deflate", "true"], "default": []}
 PONDCTL_MODES = {"off": ["--no-ws-per-message-deflate"],
@@ -88,6 +91,10 @@ def specs(include_upstream: bool, include_cluster: bool = True) -> list[ServerSp
                     "warning"], ROOT, modes=PONDCTL_MODES),
         ServerSpec("pondsocket wsserver", wsserver, ROOT, modes=WSSERVER_MODES),
     ]
+    if importlib.util.find_spec("picows") is not None:  # a candidate direct server's ceiling
+        out.append(ServerSpec("picows relay", [sys.executable, "-m",
+                                               "benchmarks.servers.picows_relay", "{port}"],
+                              ROOT, modes=PICOWS_MODES))
     if include_cluster and shutil.which("redis-server"):
         out.append(ServerSpec("pondsocket wsserver x2 + redis", wsserver, ROOT, nodes=2,
                               modes=WSSERVER_MODES))
