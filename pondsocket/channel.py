@@ -43,13 +43,16 @@ log = logging.getLogger("pondsocket.channel")
 class Member:
     """One user's membership of one channel."""
 
-    __slots__ = ("assigns", "joined_at", "transport", "user_id")
+    __slots__ = ("assigns", "extensions", "joined_at", "transport", "user_id")
 
     def __init__(self, transport: Transport, assigns: PondAssigns) -> None:
         self.transport = transport
         self.user_id = transport.get_id()
         self.assigns = assigns
         self.joined_at = time.time()
+        #: The protocol extensions granted to this member's connection: delivery groups
+        #: members by the frames they take.
+        self.extensions: frozenset[str] = getattr(transport, "extensions", frozenset())
 
     def send(self, frame: Frame) -> None:
         deliver(self.transport, frame)

@@ -12,6 +12,7 @@ from .channel import Channel
 from .contexts.connection import ConnectionContext, fail_closed
 from .enums import ClientActions, ErrorTypes, LeaveReason, ServerActions, SystemEntity, SystemEvents
 from .errors import PondError, as_pond_error
+from .extensions import grant
 from .hooks import Hooks, MetricsCollector
 from .lobby import JoinHandler, JoinMiddlewareFn, Lobby, error_type_for
 from .middleware import run_chain
@@ -170,7 +171,9 @@ class Endpoint:
         ``PondError`` 503 when the endpoint is full and 409 when the id is taken. A transport
         that implements only the :class:`Transport` protocol is wrapped in a
         :class:`~pondsocket.transport.ProtocolTransport` (the wrapper is what
-        :meth:`get_transport` returns).
+        :meth:`get_transport` returns). The protocol extensions the client asked for (in
+        ``context``, else on the transport) that this server implements are granted and set
+        on ``transport.extensions``; a client that asked finds them in its CONNECT frame.
         """
         if not isinstance(transport, BaseTransport):
             transport = ProtocolTransport(transport)
@@ -190,10 +193,13 @@ class Endpoint:
             transport, context.request.address if context is not None else "")
         transport.on_message(self._on_message)
         transport.on_close(self._on_transport_closed)
+        requested = context.request.extensions if context is not None else transport.extensions
+        transport.extensions = grant(requested)
+        connect: dict[str, object] = {"id": user_id, "connectionId": connection_id or user_id}
+        if requested:  # only a client that asked learns what it got: upstream ones see upstream
+            connect["extensions"] = sorted(transport.extensions)
         self._send(transport, encode_frame(ServerActions.CONNECT, SystemEvents.CONNECTION,
-                                           SystemEntity.GATEWAY, new_request_id(),
-                                           {"id": user_id,
-                                            "connectionId": connection_id or user_id}))
+                                           SystemEntity.GATEWAY, new_request_id(), connect))
         if context is not None and context.pending_reply is not None:
             event_name, payload = context.pending_reply
             self._send(transport, encode_frame(ServerActions.SYSTEM, event_name,

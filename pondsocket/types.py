@@ -169,6 +169,9 @@ class IncomingConnection:
     cookies: dict[str, str] = field(default_factory=dict)
     query: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
+    #: The protocol extensions the client asked for (``pond_ext``; see
+    #: :mod:`pondsocket.extensions`), already removed from ``query``.
+    extensions: frozenset[str] = frozenset()
 
 
 def parse_cookies(header: str | None) -> dict[str, str]:

@@ -33,6 +33,7 @@ from websockets.protocol import State
 
 from .enums import TransportType
 from .errors import PondError
+from .extensions import requested_extensions
 from .transport.base import CLOSE_TRY_AGAIN_LATER, BaseTransport, truncate_close_reason
 from .types import Headers, IncomingConnection, parse_cookies
 from .view import ServerView
@@ -146,7 +147,7 @@ def _incoming(connection: ServerConnection, request: Request, connection_id: str
     host, port = (connection.remote_address or ("", 0))[:2]
     return IncomingConnection(id=connection_id, address=f"{host}:{port}", headers=headers,
                               cookies=parse_cookies(headers.get("cookie")), query=query,
-                              params=dict(params))
+                              params=dict(params), extensions=requested_extensions(query))
 
 
 class PondWebSocketsServer:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
+from ..extensions import requested_extensions
 from ..types import Headers, IncomingConnection, parse_cookies
 
 Scope = dict[str, Any]
@@ -40,9 +41,10 @@ def incoming_connection(scope: Scope, connection_id: str, params: dict[str, str]
     headers = Headers(scope.get("headers") or [])
     client = scope.get("client")
     address = f"{client[0]}:{client[1]}" if client else ""
+    query = query_dict(scope)
     return IncomingConnection(id=connection_id, address=address, headers=headers,
-                              cookies=parse_cookies(headers.get("cookie")),
-                              query=query_dict(scope), params=dict(params))
+                              cookies=parse_cookies(headers.get("cookie")), query=query,
+                              params=dict(params), extensions=requested_extensions(query))
 
 
 async def send_plain(send: Any, status: int, message: str,

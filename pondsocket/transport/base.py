@@ -141,6 +141,9 @@ class BaseTransport:
         self._flush_on_close = True  # False when the peer is gone: nothing more to deliver
         self.dropped_frames = 0
         self.frames_sent = 0
+        #: The protocol extensions this connection uses (:mod:`pondsocket.extensions`): what
+        #: it asks for until it is registered, what the server granted afterwards.
+        self.extensions: frozenset[str] = frozenset()
         self.configure(options)
 
     # -- configuration -------------------------------------------------------------------

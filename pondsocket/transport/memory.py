@@ -7,6 +7,7 @@ network transport, so what a test sees is what a socket would carry.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 from ..enums import TransportType
@@ -21,14 +22,17 @@ class InMemoryTransport(BaseTransport):
 
     ``outbox_limit`` bounds how many delivered frames the test has not read yet; when it is
     reached the writer blocks, exactly like a peer that stopped reading (use it to test slow
-    consumers).
+    consumers). ``extensions`` are the protocol extensions the simulated client asks for
+    (:mod:`pondsocket.extensions`), as the ``pond_ext`` query parameter does on a socket.
     """
 
     kind = TransportType.MEMORY
 
     def __init__(self, id: str, *, assigns: dict[str, Any] | None = None,
-                 options: Options | None = None, outbox_limit: int = 0) -> None:
+                 options: Options | None = None, outbox_limit: int = 0,
+                 extensions: Iterable[str] = ()) -> None:
         super().__init__(id, assigns=assigns, options=options)
+        self.extensions = frozenset(extensions)  # asked for; the endpoint grants a subset
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(outbox_limit)
 
     async def _write(self, frame: Frame) -> None:

@@ -33,6 +33,7 @@ from .protocol import (
     BROADCAST,
     CONNECT,
     ERROR,
+    EXTENSIONS_PARAM,
     GATEWAY_CHANNELS,
     LEAVE_CHANNEL,
     NOT_FOUND,
@@ -115,6 +116,8 @@ class PondClient:
             raise TypeError("pass either options= or option keyword arguments, not both")
         self.options = options
         self.transport_name: TransportName = transport
+        if options.extensions:
+            params = {**(params or {}), EXTENSIONS_PARAM: ",".join(options.extensions)}
         self.url = build_url(url, params, transport)
         self.state = ConnectionState.DISCONNECTED
         self._notified_state = ConnectionState.DISCONNECTED
@@ -122,6 +125,8 @@ class PondClient:
         self.last_error: PondClientError | None = None
         self.connection_id: str | None = None
         self.user_id: str | None = None
+        #: The protocol extensions the server granted on the current connection.
+        self.extensions: frozenset[str] = frozenset()
         self.connects = 0
         self._channels: dict[str, ChannelControl] = {}
         self._link = ClientLink(self)
@@ -375,6 +380,10 @@ class PondClient:
         self.connection_id = connection_id if isinstance(connection_id, str) else None
         user_id = payload.get("id")
         self.user_id = user_id if isinstance(user_id, str) else self.connection_id
+        granted = payload.get("extensions")
+        self.extensions = frozenset(
+            name for name in granted if name in self.options.extensions
+        ) if isinstance(granted, list) else frozenset()
         self.connects += 1
         self._backoff.reset()
         self.error = None

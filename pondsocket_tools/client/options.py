@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .backoff import Backoff
+from .protocol import IMPLEMENTED_EXTENSIONS
 
 OverflowPolicy = Literal["reject", "drop_oldest"]
 
@@ -52,6 +53,11 @@ class ClientOptions:
     TLS (``wss://``, ``https://``): ``ssl_context`` verifies the server (and may carry a
     client certificate); ``None`` uses the system's trusted CAs. A ``ws://`` or ``http://``
     connection ignores it.
+
+    Protocol extensions: ``extensions`` names those the client asks the server for (default:
+    every one this SDK implements; ``()`` speaks only the upstream protocol). A server grants
+    the ones it implements (``PondClient.extensions``); against one that knows none, the client
+    works exactly as without them.
     """
 
     connect_timeout: float = 10.0
@@ -75,6 +81,7 @@ class ClientOptions:
     sse_read_timeout: float = 60.0
     headers: dict[str, str] = field(default_factory=dict)
     ssl_context: ssl.SSLContext | None = None
+    extensions: tuple[str, ...] = IMPLEMENTED_EXTENSIONS
 
     def __post_init__(self) -> None:
         if self.queue_size < 1:

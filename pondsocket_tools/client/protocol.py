@@ -29,6 +29,14 @@ PRESENCE = "PRESENCE"
 ERROR = "ERROR"
 SERVER_ACTIONS = frozenset({CONNECT, SYSTEM, PRESENCE, ERROR, BROADCAST})
 
+# Protocol extensions (docs/protocol.md#extensions): asked for with this query parameter,
+# granted in the CONNECT frame's "extensions" list by servers that implement them.
+EXTENSIONS_PARAM = "pond_ext"
+PRESENCE_DIFF_EXTENSION = "presence-diff"
+HISTORY_EXTENSION = "history"
+#: The extensions this SDK implements, asked for by default.
+IMPLEMENTED_EXTENSIONS: tuple[str, ...] = ()
+
 # System events the client acts on.
 CONNECTION = "CONNECTION"
 ACKNOWLEDGE = "ACKNOWLEDGE"
