@@ -363,6 +363,12 @@ class _InfoAsDebug(logging.LoggerAdapter):
         self.debug(msg, *args, **kwargs)
 
 
+@cache
+def _info_as_debug(logger: logging.Logger) -> _InfoAsDebug:
+    """One adapter per logger, shared by every connection (not one each)."""
+    return _InfoAsDebug(logger, {})
+
+
 _WebSocketBase = _websocket_base()
 _SANSIO = _WebSocketBase.__name__ == "WebSocketsSansIOProtocol"
 
@@ -384,7 +390,7 @@ class PondWebSocketProtocol(_WebSocketBase):  # type: ignore[misc, valid-type]
         super().__init__(*args, **kwargs)
         conn = getattr(self, "conn", None)
         if conn is not None and hasattr(conn, "logger"):
-            conn.logger = _InfoAsDebug(conn.logger, {})
+            conn.logger = _info_as_debug(conn.logger)
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
@@ -406,11 +412,21 @@ class PondWebSocketProtocol(_WebSocketBase):  # type: ignore[misc, valid-type]
         return True
 
     def send(self, message: Any) -> Any:
-        # Not a coroutine of its own: messages other than the end of a refusal's body go
-        # straight to uvicorn's send (one coroutine per frame instead of two).
-        if message["type"] == "websocket.http.response.body":
+        # Not a coroutine of its own: frames go straight to uvicorn's send (one coroutine per
+        # frame instead of two); only the handshake's messages need a step after it.
+        kind = message["type"]
+        if kind == "websocket.http.response.body":
             return self._send_response_body(message)
+        if kind == "websocket.accept":
+            return self._accept(message)
         return super().send(message)
+
+    async def _accept(self, message: Any) -> None:
+        await super().send(message)
+        if _SANSIO and self.handshake_complete:
+            # uvicorn keeps the handshake's request and response (their headers: about 3 KB)
+            # for the connection's lifetime and never reads them after the accept.
+            self.request = self.response = None
 
     async def _send_response_body(self, message: Any) -> None:
         await super().send(message)

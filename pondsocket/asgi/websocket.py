@@ -34,6 +34,8 @@ class ASGIWebSocketTransport(BaseTransport):
     a re-encoding per recipient; when it declines, the frame goes through ``send``.
     """
 
+    __slots__ = ("_closing_task", "_peer_gone", "_send", "_send_now", "_suspended")
+
     kind = TransportType.WEBSOCKET
     sync_writes = True
     persistent_writer = False
@@ -183,6 +185,9 @@ async def serve_websocket(pond: PondSocket, scope: Scope, receive: Any, send: An
         await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER,
                     "reason": close_reason(err.message)})
         return
+    # This frame lives as long as the connection: keep no request (headers, cookies, query)
+    # it no longer needs.
+    del ctx, match, message
     try:
         while transport.is_active():
             message = await receive()

@@ -106,7 +106,17 @@ class _Signal:
 
 
 class BaseTransport:
-    """Bounded, ordered outbound delivery and strict inbound parsing for one connection."""
+    """Bounded, ordered outbound delivery and strict inbound parsing for one connection.
+
+    Slotted, as every connection has one: a new attribute needs its name in ``__slots__``
+    (subclasses without ``__slots__`` get a ``__dict__`` as usual)."""
+
+    __slots__ = ("__weakref__", "_assigns", "_busy_since", "_close_callbacks", "_close_code",
+                 "_close_reason", "_closed", "_closer", "_closing", "_done", "_drain_waiters",
+                 "_flush_on_close", "_handler", "_on_backlog", "_on_frame_received",
+                 "_on_frame_sent", "_queue", "_waiter", "_writer", "dropped_frames", "extensions",
+                 "frames_sent", "id", "max_message_size", "overflow_policy", "queue_limit",
+                 "send_timeout")
 
     kind: TransportType = TransportType.MEMORY
     #: True when :meth:`_write_now` can hand a frame to the peer without waiting.
