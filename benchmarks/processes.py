@@ -31,8 +31,10 @@ WSSERVER_MODES = {"off": ["none"], "per-recipient": ["deflate"],
 PICOWS_MODES = {"off": [], "default": []}
 UVICORN_MODES = {"off": ["--ws-per-message-deflate", "false"],
                  "per-recipient": ["--ws-per-message-deflate", "true"], "default": []}
+# pondctl serve's --ws-per-message-deflate is compress-once (PondWebSocketProtocol), so its
+# ASGI row has no per-recipient mode (plain uvicorn's compression is that).
 PONDCTL_MODES = {"off": ["--no-ws-per-message-deflate"],
-                 "per-recipient": ["--ws-per-message-deflate"], "default": []}
+                 "compress-once": ["--ws-per-message-deflate"], "default": []}
 
 
 def free_port() -> int:

@@ -23,7 +23,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from websockets.extensions.base import Extension
-from websockets.extensions.permessage_deflate import PerMessageDeflate
+from websockets.extensions.permessage_deflate import (
+    PerMessageDeflate,
+    ServerPerMessageDeflateFactory,
+)
 
 from .wire import Frame
 
@@ -111,4 +114,17 @@ def encoding_for(extensions: Sequence[Extension]) -> FrameEncoding | None:
     return encoding
 
 
-__all__ = ["PLAIN", "FrameEncoding", "SharedDeflate", "encoding_for"]
+def compress_once_extensions(window_bits: int = 15, memory_level: int = 8
+                             ) -> list[ServerPerMessageDeflateFactory]:
+    """The ``extensions`` of ``websockets.serve`` for compress-once: permessage-deflate with
+    ``server_no_context_takeover``, so one compressed frame serves every recipient, and
+    ``client_no_context_takeover``, so a connection keeps no zlib state between messages in
+    either direction (an idle connection costs no compression memory). ``window_bits``
+    (9-15) bounds the server's LZ77 window, ``memory_level`` (1-9) zlib's memory for the
+    one compression per frame."""
+    return [ServerPerMessageDeflateFactory(
+        server_no_context_takeover=True, client_no_context_takeover=True,
+        server_max_window_bits=window_bits, compress_settings={"memLevel": memory_level})]
+
+
+__all__ = ["PLAIN", "FrameEncoding", "SharedDeflate", "compress_once_extensions", "encoding_for"]

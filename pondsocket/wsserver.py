@@ -27,7 +27,6 @@ from urllib.parse import parse_qsl, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, broadcast
 from websockets.asyncio.server import serve as websockets_serve
 from websockets.exceptions import ConnectionClosed
-from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
@@ -38,7 +37,7 @@ from .transport.base import CLOSE_TRY_AGAIN_LATER, BaseTransport, truncate_close
 from .types import Headers, IncomingConnection, parse_cookies
 from .view import ServerView
 from .wire import Frame, encode_json
-from .wsframes import encoding_for
+from .wsframes import compress_once_extensions, encoding_for
 
 if TYPE_CHECKING:  # an adapter drives the core through the objects it is given
     from .contexts.connection import ConnectionContext
@@ -65,6 +64,8 @@ class WebSocketsTransport(BaseTransport):
     negotiated the same compression (:mod:`pondsocket.wsframes`); a connection whose
     compression keeps a context between messages has its frames compressed by ``websockets``.
     """
+
+    __slots__ = ("_connection", "_peer", "_protocol", "encoding")
 
     kind = TransportType.WEBSOCKET
     sync_writes = True
@@ -113,19 +114,6 @@ class WebSocketsTransport(BaseTransport):
         task = asyncio.ensure_future(self._connection.close(code, truncate_close_reason(reason)))
         _closing.add(task)
         task.add_done_callback(_closing.discard)
-
-
-def compress_once_extensions(window_bits: int = 15, memory_level: int = 8
-                             ) -> list[ServerPerMessageDeflateFactory]:
-    """The ``extensions`` of ``websockets.serve`` for compress-once: permessage-deflate with
-    ``server_no_context_takeover``, so one compressed frame serves every recipient, and
-    ``client_no_context_takeover``, so a connection keeps no zlib state between messages in
-    either direction (an idle connection costs no compression memory). ``window_bits``
-    (9-15) bounds the server's LZ77 window, ``memory_level`` (1-9) zlib's memory for the
-    one compression per frame."""
-    return [ServerPerMessageDeflateFactory(
-        server_no_context_takeover=True, client_no_context_takeover=True,
-        server_max_window_bits=window_bits, compress_settings={"memLevel": memory_level})]
 
 
 class _Handshake:

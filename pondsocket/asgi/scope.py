@@ -15,6 +15,9 @@ Scope = dict[str, Any]
 #: frame as UTF-8 bytes that writes it at once and returns True, or returns False when it
 #: cannot (paused or closed socket) and the frame must go through the ASGI ``send``.
 SEND_TEXT_NOW = "pondsocket.send_text_now"
+#: The same for a whole :class:`~pondsocket.wire.Frame`, which the server may write as bytes
+#: it shares with other connections (one WebSocket frame, compressed or not, per broadcast).
+SEND_FRAME_NOW = "pondsocket.send_frame_now"
 
 
 def request_path(scope: Scope) -> str:

@@ -37,8 +37,11 @@ from typing import Any, ClassVar, cast
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from websockets.exceptions import InvalidState
+from websockets.protocol import State
 
-from .scope import SEND_TEXT_NOW
+from ..wire import Frame
+from ..wsframes import FrameEncoding, compress_once_extensions, encoding_for
+from .scope import SEND_FRAME_NOW, SEND_TEXT_NOW
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -382,20 +385,30 @@ class PondWebSocketProtocol(_WebSocketBase):  # type: ignore[misc, valid-type]
     at info, says the same).
 
     On uvicorn's sans-I/O protocol (uvicorn 0.35 and later) it also offers the
-    :data:`~pondsocket.asgi.scope.SEND_TEXT_NOW` scope extension (:meth:`send_text_now`),
-    which :class:`~pondsocket.asgi.PondASGIApp` uses to write each outbound frame without an
-    ASGI message."""
+    :data:`~pondsocket.asgi.scope.SEND_TEXT_NOW` and
+    :data:`~pondsocket.asgi.scope.SEND_FRAME_NOW` scope extensions (:meth:`send_text_now`,
+    :meth:`send_frame_now`), which :class:`~pondsocket.asgi.PondASGIApp` uses to write each
+    outbound frame without an ASGI message; and with ``ws_per_message_deflate`` on it
+    negotiates compress-once (permessage-deflate without context takeover, one compressed
+    frame per broadcast shared by every recipient, as the direct server does) instead of
+    uvicorn's per-recipient compression."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         conn = getattr(self, "conn", None)
         if conn is not None and hasattr(conn, "logger"):
             conn.logger = _info_as_debug(conn.logger)
+        if _SANSIO and self.config.ws_per_message_deflate:
+            self.conn.available_extensions = compress_once_extensions()
+        # How this connection's frames are written, known once the app accepted (None:
+        # through the protocol, compressed for this connection alone if at all).
+        self._encoding: FrameEncoding | None = None
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         if _SANSIO:
             self.scope["extensions"][SEND_TEXT_NOW] = self.send_text_now
+            self.scope["extensions"][SEND_FRAME_NOW] = self.send_frame_now
 
     def send_text_now(self, data: bytes) -> bool:
         """Write a text frame (``data``: UTF-8) at once, as ``websocket.send`` would; False,
@@ -411,6 +424,21 @@ class PondWebSocketProtocol(_WebSocketBase):  # type: ignore[misc, valid-type]
         self.transport.write(b"".join(self.conn.data_to_send()))
         return True
 
+    def send_frame_now(self, frame: Frame) -> bool:
+        """Write ``frame`` at once as the finished WebSocket frame it shares with every
+        connection that negotiated the same compression (:mod:`pondsocket.wsframes`: made
+        once per frame, not once per recipient); False, as :meth:`send_text_now`, when it
+        cannot be written now."""
+        encoding = self._encoding
+        if encoding is None or self.conn.writes:  # per-recipient, or the protocol's own
+            return self.send_text_now(frame.data)  # output first: through the protocol
+        if (self.disconnected or self.close_sent or not self.handshake_complete
+                or self.initial_response is not None or not self.writable.is_set()
+                or self.conn.state is not State.OPEN):
+            return False
+        self.transport.write(encoding.frame_bytes(frame))
+        return True
+
     def send(self, message: Any) -> Any:
         # Not a coroutine of its own: frames go straight to uvicorn's send (one coroutine per
         # frame instead of two); only the handshake's messages need a step after it.
@@ -424,6 +452,7 @@ class PondWebSocketProtocol(_WebSocketBase):  # type: ignore[misc, valid-type]
     async def _accept(self, message: Any) -> None:
         await super().send(message)
         if _SANSIO and self.handshake_complete:
+            self._encoding = encoding_for(self.conn.extensions)  # negotiated by the accept
             # uvicorn keeps the handshake's request and response (their headers: about 3 KB)
             # for the connection's lifetime and never reads them after the accept.
             self.request = self.response = None

@@ -13,7 +13,7 @@ from ..errors import PondError
 from ..transport.base import CLOSE_TRY_AGAIN_LATER, BaseTransport
 from ..transport.base import truncate_close_reason as close_reason
 from ..wire import Frame
-from .scope import SEND_TEXT_NOW, Scope, incoming_connection, request_path
+from .scope import SEND_FRAME_NOW, SEND_TEXT_NOW, Scope, incoming_connection, request_path
 
 if TYPE_CHECKING:  # an adapter drives the core through the objects it is given
     from ..server import PondSocket
@@ -32,19 +32,24 @@ class ASGIWebSocketTransport(BaseTransport):
     ``send_now``, when the server offers it (the :data:`~pondsocket.asgi.scope.SEND_TEXT_NOW`
     scope extension), writes the frame's UTF-8 bytes without an ASGI message, a coroutine or
     a re-encoding per recipient; when it declines, the frame goes through ``send``.
+    ``send_frame_now`` (:data:`~pondsocket.asgi.scope.SEND_FRAME_NOW`) does the same with the
+    whole frame, so that the server can write bytes shared by every recipient (compress-once).
     """
 
-    __slots__ = ("_closing_task", "_peer_gone", "_send", "_send_now", "_suspended")
+    __slots__ = ("_closing_task", "_peer_gone", "_send", "_send_frame_now", "_send_now",
+                 "_suspended")
 
     kind = TransportType.WEBSOCKET
     sync_writes = True
     persistent_writer = False
 
     def __init__(self, *, id: str, send: Any, assigns: dict[str, Any] | None = None,
-                 send_now: Callable[[bytes], bool] | None = None) -> None:
+                 send_now: Callable[[bytes], bool] | None = None,
+                 send_frame_now: Callable[[Frame], bool] | None = None) -> None:
         super().__init__(id, assigns=assigns)
         self._send = send
         self._send_now = send_now
+        self._send_frame_now = send_frame_now
         self._peer_gone = False
         self._closing_task: asyncio.Future[None] | None = None
         self._suspended: asyncio.Task[None] | None = None  # a send that had to wait
@@ -52,6 +57,8 @@ class ASGIWebSocketTransport(BaseTransport):
     def _write_now(self, frame: Frame) -> bool:
         if self._suspended is not None:
             return False  # behind the send still waiting: through the queue
+        if self._send_frame_now is not None:
+            return self._send_frame_now(frame)
         if self._send_now is not None:
             return self._send_now(frame.data)
         send: Coroutine[Any, Any, None] = self._send({"type": "websocket.send",
@@ -177,7 +184,8 @@ async def serve_websocket(pond: PondSocket, scope: Scope, receive: Any, send: An
         return
     transport = ASGIWebSocketTransport(
         id=connection_id, send=send, assigns=ctx.assigns,
-        send_now=(scope.get("extensions") or {}).get(SEND_TEXT_NOW))
+        send_now=(scope.get("extensions") or {}).get(SEND_TEXT_NOW),
+        send_frame_now=(scope.get("extensions") or {}).get(SEND_FRAME_NOW))
     await send({"type": "websocket.accept"})
     try:
         await endpoint.register_transport(transport, ctx)

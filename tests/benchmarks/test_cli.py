@@ -43,12 +43,12 @@ def test_each_round_starts_from_the_next_server() -> None:
     assert orders == ["ABC", "BCA", "CAB", "ABC"]
 
 
-def test_only_the_direct_server_offers_compress_once() -> None:
+def test_this_projects_servers_offer_compress_once() -> None:
     from benchmarks.processes import specs
 
     offering = [spec.name for spec in specs(include_upstream=False, include_cluster=False)
                 if spec.command_for("compress-once") is not None]
-    assert offering == ["pondsocket wsserver"]
+    assert offering == ["pondsocket ASGI (pondctl serve)", "pondsocket wsserver"]
     direct = next(s for s in specs(include_upstream=False, include_cluster=False)
                   if s.name == "pondsocket wsserver")
     assert direct.command_for("compress-once")[-1] == "compress-once"
