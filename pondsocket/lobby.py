@@ -199,7 +199,10 @@ class Lobby:
         ctx = JoinContext(channel=channel, event=event, transport=transport, route=route)
         hooks = self.endpoint.hooks
         channel.join_started()
+        cluster = self.endpoint.pond.cluster
         try:
+            if cluster is not None:  # the first local join waits for the subscription
+                await cluster.join_ready(channel)
             if hooks is not None and hooks.before_join is not None:
                 await hooks.before_join(User(transport.get_id(), transport.clone_assigns()),
                                         channel.name)

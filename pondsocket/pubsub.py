@@ -69,6 +69,17 @@ def format_system_topic(event: str, *, namespace: str = DEFAULT_NAMESPACE,
     return f"{_base(namespace, prefix)}:system:{event}"
 
 
+#: Markers of the node-wide topics (heartbeats, admin queries, SSE relays), as opposed to
+#: one channel's topic.
+NODE_WIDE_MARKERS = (":__heartbeat__", ":__admin__:", ":__sse__:")
+
+
+def is_node_wide_topic(topic: str) -> bool:
+    """True for a node-wide topic (heartbeats, admin queries, SSE relays): a sharded
+    pub/sub keeps these on its first shard."""
+    return topic.endswith(NODE_WIDE_MARKERS[0]) or any(m in topic for m in NODE_WIDE_MARKERS[1:])
+
+
 def match_topic(pattern: str, topic: str) -> bool:
     """True when ``topic`` is ``pattern``, or starts with ``pattern`` minus a final ``*``."""
     if pattern.endswith("*"):
@@ -157,6 +168,7 @@ class LocalPubSub:
         self._bus.clients.discard(self)
 
 
-__all__ = ["DEFAULT_NAMESPACE", "DEFAULT_PREFIX", "LocalBus", "LocalPubSub", "PubSub",
-           "PubSubClosedError", "PubSubHandler", "format_heartbeat_topic", "format_message_topic",
-           "format_presence_topic", "format_system_topic", "format_topic", "match_topic"]
+__all__ = ["DEFAULT_NAMESPACE", "DEFAULT_PREFIX", "NODE_WIDE_MARKERS", "LocalBus", "LocalPubSub",
+           "PubSub", "PubSubClosedError", "PubSubHandler", "format_heartbeat_topic",
+           "format_message_topic", "format_presence_topic", "format_system_topic",
+           "format_topic", "is_node_wide_topic", "match_topic"]

@@ -22,6 +22,9 @@ VERSION = 1
 HEARTBEAT_CHANNEL = "__heartbeat__"
 #: The target of an extension message meant for every node (else it names one node).
 ALL_NODES = "__all__"
+#: The pseudo-endpoints of node-wide extension messages (admin queries, SSE relays): each
+#: node subscribes to ``<endpoint>:__all__`` and ``<endpoint>:<its node id>`` of each.
+NODE_WIDE_ENDPOINTS = ("__admin__", "__sse__")
 # Messages whose loss a state snapshot cannot repair: kept a while to be published again
 # (same bytes, so receivers that had them drop the copy) when a node resubscribes.
 REPLAYED = frozenset({T.USER_MESSAGE, T.EVICT_USER, T.USER_REMOVE})
@@ -64,6 +67,7 @@ def recipient_descriptor(spec: RecipientSpec) -> Any:
     return list(spec.user_ids)
 
 
-__all__ = ["ALL_NODES", "HEARTBEAT_CHANNEL", "MALFORMED", "PROTOCOL", "REPLAYED",
+__all__ = ["ALL_NODES", "HEARTBEAT_CHANNEL", "MALFORMED", "NODE_WIDE_ENDPOINTS", "PROTOCOL",
+           "REPLAYED",
            "SIGNED_PREFIX", "VERSION", "decode_body", "encode_body", "recipient_descriptor",
            "sign", "verify"]

@@ -2,7 +2,10 @@
 
 Every node keeps, for each channel it has local members in, a replica of the members on the
 other nodes (their assigns and presence) and exchanges the distributed protocol v1 messages
-(``USER_MESSAGE``, ``PRESENCE_UPDATE``, ``USER_JOINED`` ...) on one subscription per namespace.
+(``USER_MESSAGE``, ``PRESENCE_UPDATE``, ``USER_JOINED`` ...). It subscribes to a channel's
+topic only while the channel is open on this node (interest routing: from its first local
+join, which waits for Redis to confirm the subscription, until its last local member left),
+plus its node-wide topics (heartbeats, admin queries, SSE relays).
 Beyond the protocol's minimum it:
 
 * sends everything through one ordered outbox that waits out pub/sub outages (bounded; what
@@ -27,6 +30,7 @@ Beyond the protocol's minimum it:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -37,12 +41,13 @@ from typing import TYPE_CHECKING, Any
 from ..enums import DistributedMessageType as T
 from ..enums import PresenceEventTypes
 from ..listeners import PondListener
-from ..pubsub import PubSub, format_heartbeat_topic, format_message_topic
+from ..pubsub import PubSub, PubSubClosedError, format_heartbeat_topic, format_message_topic
 from ..types import AllExceptSender, PondAssigns, PondMessage, PondPresence
 from .envelope import (
     ALL_NODES,
     HEARTBEAT_CHANNEL,
     MALFORMED,
+    NODE_WIDE_ENDPOINTS,
     PROTOCOL,
     REPLAYED,
     VERSION,
@@ -64,6 +69,9 @@ log = logging.getLogger("pondsocket.cluster")
 
 DEAD_NODES_KEPT = 1_024
 CLOCK_SKEW_MS = 2_000
+#: How long the first local join of a channel waits for its subscription (Redis down: the
+#: join goes on, and the state exchange runs again once the subscription is confirmed).
+JOIN_SUBSCRIBE_WAIT = 5.0
 
 
 class ClusterNode(PondListener):
@@ -87,6 +95,9 @@ class ClusterNode(PondListener):
         secret = options.cluster_secret
         self._secret = secret.encode() if isinstance(secret, str) else secret
         self._channels: dict[tuple[str, str], Channel] = {}
+        # channel topic -> the task subscribing to it (done once confirmed), while served
+        self._interest: dict[str, asyncio.Task[None]] = {}
+        self._unsubscribing: set[asyncio.Task[None]] = set()
         self._last_seen: dict[str, float] = {}
         self._seen_ids: OrderedDict[str, None] = OrderedDict()
         self._dead: OrderedDict[str, None] = OrderedDict()  # nodes declared dead, newest last
@@ -118,9 +129,97 @@ class ClusterNode(PondListener):
 
     # -- lifecycle -----------------------------------------------------------------------
 
+    def node_topics(self) -> list[str]:
+        """The node-wide topics this node subscribes to for as long as it runs: heartbeats,
+        and the admin and SSE relay messages for every node or for this one."""
+        topics = [format_heartbeat_topic(namespace=self.namespace, prefix=self.prefix)]
+        for endpoint in NODE_WIDE_ENDPOINTS:
+            for target in (ALL_NODES, self.node_id):
+                topics.append(format_message_topic(endpoint, target, namespace=self.namespace,
+                                                   prefix=self.prefix))
+        return topics
+
     @property
-    def pattern(self) -> str:
-        return f"{self.prefix}:v1:{self.namespace}:*"
+    def topics(self) -> list[str]:
+        """Every topic this node subscribes to now: its node-wide topics, then the topics of
+        the channels it serves."""
+        return [*self.node_topics(), *self._interest]
+
+    def channel_topic(self, channel: Channel) -> str:
+        """The pub/sub topic of ``channel``'s cluster traffic (with a sharded pub/sub,
+        ``pubsub.client_for(topic)`` is the Redis that carries it)."""
+        return format_message_topic(channel.lobby.endpoint.path.lstrip("/"), channel.name,
+                                    namespace=self.namespace, prefix=self.prefix)
+
+    async def subscribed(self, channel: Channel) -> None:
+        """Return once this node's subscription to ``channel``'s topic is confirmed by the
+        pub/sub (at once when it already is; waits while Redis is down). A node starting to
+        serve a channel calls it before reading anything the channel's peers publish, such
+        as its history. ``PubSubClosedError`` after :meth:`close`."""
+        if self._closed:
+            raise PubSubClosedError()
+        await asyncio.shield(self._serve(channel))
+
+    async def join_ready(self, channel: Channel) -> None:
+        """What a join waits for before its handler runs: the channel's subscription (the
+        first local join of a channel), at most ``JOIN_SUBSCRIBE_WAIT`` seconds."""
+        task = self._serve(channel)
+        if task.done():
+            return
+        try:
+            async with asyncio.timeout(JOIN_SUBSCRIBE_WAIT):
+                await asyncio.shield(task)
+        except TimeoutError:
+            log.warning("subscription to %s not confirmed within %.0fs: joining anyway",
+                        channel.name, JOIN_SUBSCRIBE_WAIT)
+
+    def _serve(self, channel: Channel) -> asyncio.Task[None]:
+        """The task subscribing to ``channel``'s topic (started on first use)."""
+        topic = self.channel_topic(channel)
+        task = self._interest.get(topic)
+        if task is None:
+            key = (channel.lobby.endpoint.path.lstrip("/"), channel.name)
+            task = self._interest[topic] = asyncio.get_running_loop().create_task(
+                self._subscribe_channel(topic, key))
+        return task
+
+    async def _subscribe_channel(self, topic: str, key: tuple[str, str]) -> None:
+        """Subscribe to a channel topic, retrying a pub/sub that refuses (never raises)."""
+        delay = 0.05
+        while not self._closed and topic in self._interest:
+            try:
+                await self.pubsub.subscribe(topic, self._on_message)
+            except PubSubClosedError:
+                return
+            except Exception as exc:
+                log.warning("subscribing to %s failed (%r); retrying in %.2fs", topic, exc,
+                            delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            break
+        channel = self._channels.get(key)
+        if channel is not None:
+            # A member joined before the subscription was confirmed (Redis was slow or
+            # down): the answers to its STATE_REQUEST may have been missed; ask again.
+            self._channel_send(channel, T.STATE_REQUEST, {"fromNode": self.node_id})
+
+    def _stop_serving(self, channel: Channel) -> None:
+        topic = self.channel_topic(channel)
+        task = self._interest.pop(topic, None)
+        if task is None:
+            return
+        task.cancel()
+        # Started now, so that a subscription made again right after comes after it.
+        unsubscribing = asyncio.get_running_loop().create_task(self._unsubscribe(topic))
+        self._unsubscribing.add(unsubscribing)
+        unsubscribing.add_done_callback(self._unsubscribing.discard)
+
+    async def _unsubscribe(self, topic: str) -> None:
+        try:
+            await self.pubsub.unsubscribe(topic)
+        except Exception:
+            log.debug("unsubscribing from %s failed", topic, exc_info=True)
 
     def start(self) -> asyncio.Task[None]:
         """Subscribe and start the publisher and heartbeat tasks (idempotent)."""
@@ -130,7 +229,8 @@ class ClusterNode(PondListener):
         return self._started
 
     async def _start(self) -> None:
-        await self.pubsub.subscribe(self.pattern, self._on_message)
+        await asyncio.gather(*(self.pubsub.subscribe(topic, self._on_message)
+                               for topic in self.node_topics()))
         on_reconnect = getattr(self.pubsub, "on_reconnect", None)
         if callable(on_reconnect):
             on_reconnect(self._resync)
@@ -150,13 +250,15 @@ class ClusterNode(PondListener):
         await self._flush(timeout=2.0)
         if self._release is not None:
             self._release.cancel()
-        for task in [*self._tasks, *self._releasing]:
+        interest = list(self._interest.values())
+        for task in [*self._tasks, *self._releasing, *interest]:
             task.cancel()
-        await asyncio.gather(*self._tasks, *self._releasing, return_exceptions=True)
-        try:
-            await self.pubsub.unsubscribe(self.pattern)
-        except Exception:
-            log.debug("unsubscribe failed", exc_info=True)
+        await asyncio.gather(*self._tasks, *self._releasing, *interest,
+                             *self._unsubscribing, return_exceptions=True)
+        for topic in self.topics:
+            with contextlib.suppress(Exception):
+                await self.pubsub.unsubscribe(topic)
+        self._interest.clear()
 
     async def _flush(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -253,6 +355,9 @@ class ClusterNode(PondListener):
 
     # -- what this node's channels do (the cluster listens to the server) ---------------
 
+    def channel_opened(self, channel: Channel) -> None:
+        self._serve(channel)
+
     def member_joined(self, channel: Channel, member: Member) -> None:
         key = (channel.lobby.endpoint.path.lstrip("/"), channel.name)
         if key not in self._channels:
@@ -270,6 +375,8 @@ class ClusterNode(PondListener):
             del self._channels[key]
             self._numbering.pop(key, None)  # a new instance numbers a new stream
             self._order.forget(lambda k: k[1:] == key)
+        if key not in self._channels:
+            self._stop_serving(channel)
 
     def broadcast_sent(self, channel: Channel, event: str, payload: PondMessage,
                        recipients: RecipientSpec, request_id: str, delivered: int) -> None:
@@ -560,4 +667,4 @@ class ClusterNode(PondListener):
         return {node: now - seen for node, seen in self._last_seen.items()}
 
 
-__all__ = ["CLOCK_SKEW_MS", "DEAD_NODES_KEPT", "ClusterNode"]
+__all__ = ["CLOCK_SKEW_MS", "DEAD_NODES_KEPT", "JOIN_SUBSCRIBE_WAIT", "ClusterNode"]

@@ -107,9 +107,10 @@ class Client(FrameWaits):
 class Node:
     """One PondSocket of an in-process cluster: endpoint /socket, channels /chat/:room."""
 
-    def __init__(self, bus: LocalBus, name: str, **options: Any) -> None:
+    def __init__(self, bus: LocalBus | None, name: str, *, pubsub: Any = None,
+                 **options: Any) -> None:
         self.name = name
-        self.pubsub = LocalPubSub(bus=bus)
+        self.pubsub = pubsub if pubsub is not None else LocalPubSub(bus=bus)
         self.pond = PondSocket(pubsub=self.pubsub, options=Options(node_id=name, **options))
         self.endpoint = self.pond.create_endpoint("/socket", accept_connection)
         self.lobby = self.endpoint.create_channel("/chat/:room", on_join)
@@ -150,25 +151,37 @@ class Node:
         await asyncio.gather(*cluster._tasks, return_exceptions=True)
         cluster._tasks = []
         cluster._wakeup = None
-        await self.pubsub.unsubscribe(cluster.pattern)
+        await unsubscribe_all(self)
 
     async def resume(self) -> None:
         """Come back after :meth:`pause` (as a process that was frozen: SIGCONT)."""
         cluster = self.cluster
-        await self.pubsub.subscribe(cluster.pattern, cluster._on_message)
+        await subscribe_all(self)
         loop = asyncio.get_running_loop()
         cluster._tasks = [loop.create_task(cluster._publisher()),
                           loop.create_task(cluster._heartbeat())]
 
 
+async def unsubscribe_all(node: Node) -> None:
+    """Drop every subscription of the node (node-wide and channel topics)."""
+    for topic in node.cluster.topics:
+        await node.pubsub.unsubscribe(topic)
+
+
+async def subscribe_all(node: Node) -> None:
+    """Subscribe again to every topic the node's cluster wants."""
+    for topic in node.cluster.topics:
+        await node.pubsub.subscribe(topic, node.cluster._on_message)
+
+
 async def lose_subscription(node: Node) -> None:
-    """The node's pub/sub subscription goes away (as during a Redis restart)."""
-    await node.pubsub.unsubscribe(node.cluster.pattern)
+    """The node's pub/sub subscriptions go away (as during a Redis restart)."""
+    await unsubscribe_all(node)
 
 
 async def resubscribe(node: Node) -> None:
-    """What RedisPubSub does when its subscription is back: subscribed, then the resync."""
-    await node.pubsub.subscribe(node.cluster.pattern, node.cluster._on_message)
+    """What RedisPubSub does when its subscriptions are back: subscribed, then the resync."""
+    await subscribe_all(node)
     await node.cluster._resync()
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.cluster.frames import is_message, is_presence, names
-from tests.cluster.inproc import fence, wait_until
+from tests.cluster.inproc import fence, subscribe_all, unsubscribe_all, wait_until
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -175,11 +175,11 @@ async def test_a_restart_noticed_late_is_still_noticed(make_node):
     await wait_until(lambda: n1.cluster._incarnations.get("n2") == n2.cluster.incarnation,
                      what="n1 knows n2's incarnation")
     await n2.pause()  # crashed
-    await n1.pubsub.unsubscribe(n1.cluster.pattern)  # n1 hears nothing for a while
+    await unsubscribe_all(n1)  # n1 hears nothing for a while
     n2_again = make_node("n2")
     await n2_again.join("c", "carol")
     await wait_until(lambda: not n2_again.cluster._outbox, what="n2 announced carol")
-    await n1.pubsub.subscribe(n1.cluster.pattern, n1.cluster._on_message)
+    await subscribe_all(n1)
     n2_again.cluster._send_heartbeat()  # a periodic one
     frame, _ = await a.wait_for(is_presence("LEAVE", "bob"))
     assert names(frame) == ["alice"]

@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from tests.cluster.frames import is_message, is_presence, names
-from tests.cluster.inproc import fence, lose_subscription, resubscribe, wait_until
+from tests.cluster.inproc import fence, lose_subscription, resubscribe, subscribe_all, wait_until
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -106,7 +106,7 @@ async def test_missed_messages_are_delivered_before_later_ones(make_node):
     await a.send("message", {"id": "m1"})
     await a.send("message", {"id": "m2"})
     await wait_until(lambda: not n1.cluster._outbox, what="m1 and m2 published")
-    await n2.pubsub.subscribe(n2.cluster.pattern, n2.cluster._on_message)  # back, no resync yet
+    await subscribe_all(n2)  # back, no resync yet
     await a.send("message", {"id": "m3"})
     await wait_until(lambda: n2.cluster._order.held_count == 1, what="m3 held by n2")
     assert "m3" not in order(b.seen)

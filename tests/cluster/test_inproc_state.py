@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.cluster.frames import is_message, is_presence, names
-from tests.cluster.inproc import fence, wait_until
+from tests.cluster.inproc import fence, subscribe_all, unsubscribe_all, wait_until
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -146,14 +146,14 @@ async def test_resync_applies_an_authoritative_state(make_node):
     a2 = await n1.join("a2", "abe")
     b = await n2.join("b", "bob")
     await b.wait_presence({"ann", "abe", "bob"})
-    await n2.pubsub.unsubscribe(n2.cluster.pattern)  # n2 stops hearing; n1 still hears n2
+    await unsubscribe_all(n2)  # n2 stops hearing; n1 still hears n2
     await a2.leave()
     await a1.send("untrack")
     await a1.send("assign", {"late": True})
     a3 = await n1.join("a3", "amy")
     await a3.wait_presence({"amy", "bob"})  # n1 is done; n2 missed all of it
     assert set(n2.channel().remote_members) == {"a1", "a2"}
-    await n2.pubsub.subscribe(n2.cluster.pattern, n2.cluster._on_message)
+    await subscribe_all(n2)
     await n2.cluster._resync()  # what a pub/sub reconnect triggers
     await b.wait_presence({"amy", "bob"})
     print("bob saw:", b.log())
