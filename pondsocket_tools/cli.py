@@ -13,6 +13,7 @@ from rich.panel import Panel
 from .cli_client.pipes import silence_stdout
 from .serve import (
     TargetError,
+    admin_options,
     as_asgi,
     attach_redis,
     child_settings,
@@ -66,9 +67,18 @@ def main() -> None:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1),
               help="Worker processes sharing the port (uvicorn only; more than 1 needs "
                    "--redis, so that they share channels).")
+@click.option("--admin-token", metavar="TOKEN", envvar="PONDSOCKET_ADMIN_TOKEN",
+              help="Serve the admin API of the PondSocket TARGET with this bearer token "
+                   "(uvicorn: under /_pond/admin; websockets: on --admin-port).")
+@click.option("--admin-writes", is_flag=True,
+              help="Also enable the admin write actions (evict a user, close a channel).")
+@click.option("--admin-port", type=click.IntRange(0, 65535), metavar="PORT",
+              help="With --server websockets: the admin API's port (default: --port + 1; "
+                   "0 for any free port).")
 @serving_options
 def serve(target: str, host: str, port: int, reload: bool, log_level: str, server: str,
-          redis_url: str | None, workers: int, **serving: Any) -> None:
+          redis_url: str | None, workers: int, admin_token: str | None, admin_writes: bool,
+          admin_port: int | None, **serving: Any) -> None:
     """Serve TARGET, a PondSocket or ASGI app given as MODULE:ATTRIBUTE.
 
     \b
@@ -78,18 +88,28 @@ def serve(target: str, host: str, port: int, reload: bool, log_level: str, serve
       pondctl serve app:pond --reload
       pondctl serve app:pond --server websockets   # the direct server, WebSocket only
       pondctl serve app:pond --workers 4 --redis redis://127.0.0.1:6379
+      pondctl serve app:pond --server websockets --admin-token s3cret  # admin on 8001
     """
     import uvicorn
 
     _check_workers(workers, redis_url, server, reload)
+    if admin_writes and not admin_token:
+        raise click.UsageError("--admin-writes needs --admin-token")
+    admin = admin_options(admin_token, admin_writes)
     if server == "websockets":
-        _serve_direct(target, host, port, reload, log_level, redis_url, **serving)
+        if admin_port is None:
+            admin_port = port + 1 if port else 0
+        _serve_direct(target, host, port, reload, log_level, redis_url, admin, admin_port,
+                      **serving)
         return
+    if admin_port is not None:
+        raise click.UsageError("--admin-port needs --server websockets (uvicorn serves the "
+                               "admin API on its own port, under /_pond/admin)")
     try:
         obj = load_object(target)
         if redis_url:  # with --workers or --reload, checked here and done again in each child
             attach_redis(obj, target, redis_url)
-        app = as_asgi(obj)
+        app = as_asgi(obj, admin)
     except TargetError as err:
         raise click.BadParameter(str(err), param_hint="TARGET") from None
     except ImportError:
@@ -99,10 +119,10 @@ def serve(target: str, host: str, port: int, reload: bool, log_level: str, serve
     if reload:
         # uvicorn re-imports the target in a child process on every change.
         uvicorn.run("pondsocket_tools.serve:_child_app", factory=True, reload=True,
-                    reload_dirs=["."], **child_settings(settings, target, redis_url))
+                    reload_dirs=["."], **child_settings(settings, target, redis_url, admin))
         return
     if workers > 1:
-        run_workers(workers, child_settings(settings, target, redis_url))
+        run_workers(workers, child_settings(settings, target, redis_url, admin))
         return
     run(app, **settings)
 
@@ -126,7 +146,8 @@ def _check_workers(workers: int, redis_url: str | None, server: str, reload: boo
 
 
 def _serve_direct(target: str, host: str, port: int, reload: bool, log_level: str,
-                  redis_url: str | None, *, handshake_timeout: float, max_head_line: int,
+                  redis_url: str | None, admin: Any, admin_port: int, *,
+                  handshake_timeout: float, max_head_line: int,
                   max_headers: int, ws_per_message_deflate: bool,
                   redact_params: tuple[str, ...]) -> None:
     """``pondctl serve --server websockets``: the direct server, for a PondSocket."""
@@ -151,7 +172,8 @@ def _serve_direct(target: str, host: str, port: int, reload: bool, log_level: st
             '--redis needs the redis extra: pip install "pondsocket[redis]"') from None
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
     run_direct(pond, host, port, handshake_timeout=handshake_timeout,
-               per_message_deflate=ws_per_message_deflate)
+               per_message_deflate=ws_per_message_deflate, admin=admin,
+               admin_port=admin_port)
 
 @main.command()
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Interface to bind.")

@@ -13,7 +13,7 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from pondsocket import PondSocket
+from pondsocket import AdminOptions, PondSocket
 from pondsocket.asgi.redact import redacting_log_config
 from pondsocket.asgi.uvicorn import HandshakeLimits, PondWebSocketProtocol, http_protocol
 
@@ -21,6 +21,8 @@ from pondsocket.asgi.uvicorn import HandshakeLimits, PondWebSocketProtocol, http
 # them, the child's factory reads them.
 ENV_TARGET = "PONDCTL_SERVE_TARGET"
 ENV_REDIS = "PONDCTL_SERVE_REDIS"
+ENV_ADMIN_TOKEN = "PONDCTL_SERVE_ADMIN_TOKEN"
+ENV_ADMIN_WRITES = "PONDCTL_SERVE_ADMIN_WRITES"
 
 
 class TargetError(Exception):
@@ -54,15 +56,25 @@ def load_object(target: str) -> Any:
     return obj
 
 
-def as_asgi(obj: Any) -> Any:
-    """``obj`` as an ASGI app: a PondSocket wrapped in a PondASGIApp, any callable as is."""
+def as_asgi(obj: Any, admin: AdminOptions | None = None) -> Any:
+    """``obj`` as an ASGI app: a PondSocket wrapped in a PondASGIApp (serving the admin API
+    with ``admin``), any callable as is (``admin`` refused: the app configures its own)."""
     if isinstance(obj, PondSocket):
         from pondsocket.asgi import PondASGIApp
 
-        return PondASGIApp(obj)
+        return PondASGIApp(obj, admin=admin)
+    if admin is not None:
+        raise TargetError(f"--admin-token serves a PondSocket's admin API, and the target is "
+                          f"a {type(obj).__name__}: pass AdminOptions to its PondASGIApp "
+                          "instead (docs/admin.md)")
     if callable(obj):
         return obj
     raise TargetError(f"{type(obj).__name__} is neither a PondSocket nor an ASGI app")
+
+
+def admin_options(token: str | None, writes: bool) -> AdminOptions | None:
+    """The admin API's options for ``--admin-token`` / ``--admin-writes`` (None: off)."""
+    return AdminOptions(token=token, allow_writes=writes) if token else None
 
 
 def find_pond(app: Any) -> PondSocket | None:
@@ -134,19 +146,24 @@ def direct_pond(obj: Any, target: str) -> PondSocket:
     if isinstance(obj, PondSocket):
         return obj
     raise TargetError(f"--server websockets serves a PondSocket directly, and {target} is a "
-                      f"{type(obj).__name__}; it serves WebSocket only (SSE and the admin API "
-                      "need the ASGI server: --server uvicorn)")
+                      f"{type(obj).__name__}; it serves WebSocket only (SSE needs the ASGI "
+                      "server: --server uvicorn; the admin API comes with --admin-token)")
 
 
 def run_direct(pond: PondSocket, host: str, port: int, *, handshake_timeout: float,
-               per_message_deflate: bool) -> None:
+               per_message_deflate: bool, admin: AdminOptions | None = None,
+               admin_port: int = 0) -> None:
     """Serve ``pond`` with :mod:`pondsocket.wsserver` until Ctrl+C or SIGTERM (the pond is
     closed first, as with uvicorn); exit status 3 when it cannot start.
-    ``per_message_deflate`` offers compress-once (one compressed frame per broadcast)."""
+    ``per_message_deflate`` offers compress-once (one compressed frame per broadcast).
+    With ``admin``, the admin API and the health check are also served on ``admin_port``
+    (:mod:`pondsocket_tools.serve_admin`)."""
     import asyncio
     import signal
 
     from pondsocket.wsserver import serve
+
+    from .serve_admin import start_admin_server
 
     log = logging.getLogger("pondsocket.tools")
 
@@ -157,6 +174,7 @@ def run_direct(pond: PondSocket, host: str, port: int, *, handshake_timeout: flo
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
         ready: asyncio.Future[Any] = loop.create_future()
+        admin_server = None
         serving = asyncio.ensure_future(serve(
             pond, host, port, ready=ready, health_path="/healthz",
             open_timeout=handshake_timeout,
@@ -167,11 +185,19 @@ def run_direct(pond: PondSocket, host: str, port: int, *, handshake_timeout: flo
                 serving.result()  # raises why it could not start
             bound = ready.result().sockets[0].getsockname()
             log.info("serving ws://%s:%d (websockets)", bound[0], bound[1])
+            if admin is not None:
+                admin_server = await start_admin_server(
+                    pond, admin, host, admin_port, handshake_timeout=handshake_timeout)
+                log.info("admin API on http://%s:%d%s", host, admin_server.port,
+                         admin.prefix)
             await serving
         except asyncio.CancelledError:
             serving.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await serving
+                await serving  # closes the pond: the admin event streams end too
+        finally:
+            if admin_server is not None:
+                await admin_server.stop()
 
     try:
         asyncio.run(main())
@@ -214,16 +240,18 @@ def reload_settings(settings: dict[str, Any]) -> dict[str, Any]:
             "ws": "pondsocket.asgi.uvicorn:PondWebSocketProtocol"}
 
 
-def child_settings(settings: dict[str, Any], target: str, redis_url: str | None
-                   ) -> dict[str, Any]:
+def child_settings(settings: dict[str, Any], target: str, redis_url: str | None,
+                   admin: AdminOptions | None = None) -> dict[str, Any]:
     """``settings`` for a server whose app is loaded in child processes (``--reload``,
     ``--workers``): the app is :func:`_child_app`, which loads ``target`` (and attaches
-    ``redis_url``) there, told through the environment."""
-    os.environ[ENV_TARGET] = target
-    if redis_url:
-        os.environ[ENV_REDIS] = redis_url
-    else:
-        os.environ.pop(ENV_REDIS, None)
+    ``redis_url``, serves ``admin``) there, told through the environment."""
+    for name, value in ((ENV_TARGET, target), (ENV_REDIS, redis_url),
+                        (ENV_ADMIN_TOKEN, admin.token if admin else None),
+                        (ENV_ADMIN_WRITES, "1" if admin and admin.allow_writes else None)):
+        if value:
+            os.environ[name] = value
+        else:
+            os.environ.pop(name, None)
     return reload_settings(settings)
 
 
@@ -258,4 +286,5 @@ def _child_app() -> Any:
     redis_url = os.environ.get(ENV_REDIS)
     if redis_url:
         attach_redis(obj, target, redis_url)
-    return as_asgi(obj)
+    return as_asgi(obj, admin_options(os.environ.get(ENV_ADMIN_TOKEN),
+                                      os.environ.get(ENV_ADMIN_WRITES) == "1"))
