@@ -18,7 +18,9 @@ from .enums import (
     SystemEvents,
 )
 from .errors import PondError, conflict, not_found, unavailable
+from .extensions import HISTORY
 from .middleware import MiddlewareFn, run_chain
+from .positions import Recovery, StreamPosition
 from .transport.base import BaseTransport, Transport, deliver
 from .types import (
     AllExceptSender,
@@ -43,7 +45,7 @@ log = logging.getLogger("pondsocket.channel")
 class Member:
     """One user's membership of one channel."""
 
-    __slots__ = ("assigns", "extensions", "joined_at", "transport", "user_id")
+    __slots__ = ("assigns", "extensions", "held", "joined_at", "transport", "user_id")
 
     def __init__(self, transport: Transport, assigns: PondAssigns) -> None:
         self.transport = transport
@@ -53,8 +55,13 @@ class Member:
         #: The protocol extensions granted to this member's connection: delivery groups
         #: members by the frames they take.
         self.extensions: frozenset[str] = getattr(transport, "extensions", frozenset())
+        # While a recovery is read, live frames wait here (with their offset, 0 for none).
+        self.held: list[tuple[Frame, int]] | None = None
 
-    def send(self, frame: Frame) -> None:
+    def send(self, frame: Frame, offset: int = 0) -> None:
+        if self.held is not None:
+            self.held.append((frame, offset))
+            return
         deliver(self.transport, frame)
 
 
@@ -237,6 +244,46 @@ class Channel:
         self._listeners.member_joined(self, member)
         return member
 
+    async def admit_recovering(self, transport: Transport, assigns: PondAssigns | None, *,
+                               ack_request_id: str, since: StreamPosition | None) -> Member:
+        """:meth:`admit` for a join: in a history channel, a client that negotiated
+        ``history`` gets the recovery answer in its ``ACKNOWLEDGE``, then the broadcasts it
+        missed, then live frames (held meanwhile, none twice)."""
+        history = self._lobby.history
+        if history is None or HISTORY not in getattr(transport, "extensions", ()):
+            return self.admit(transport, assigns, ack_request_id=ack_request_id)
+        member = self.admit(transport, assigns)
+        member.held = []
+        try:
+            try:
+                recovery = await history.recover(self.name, since, member.user_id)
+            except Exception:
+                log.exception("reading the history of %s failed", self.name)
+                recovery = Recovery(False, StreamPosition("", 0), reason="history unavailable")
+            deliver(transport, encode_frame(ServerActions.SYSTEM, SystemEvents.ACKNOWLEDGE,
+                                            self.name, ack_request_id, recovery.ack_payload()))
+            last = recovery.position.offset
+            outgoing = self._lobby.outgoing_route
+            for entry in recovery.entries:
+                route = outgoing(entry.event)
+                if route is None:
+                    frame: Frame | None = encode_frame(ServerActions.BROADCAST, entry.event,
+                                                       self.name, entry.request_id,
+                                                       entry.payload, entry.offset)
+                else:
+                    frame = await self._outgoing_frame(route, member, ServerActions.BROADCAST,
+                                                       entry.event, entry.payload,
+                                                       entry.request_id, entry.offset)
+                if frame is not None:
+                    deliver(transport, frame)
+                last = entry.offset
+        finally:
+            held, member.held = member.held or [], None
+        for frame, offset in held:
+            if not offset or offset > last:  # the replay had it already
+                deliver(transport, frame)
+        return member
+
     async def remove_user(self, user_id: str, reason: str = LeaveReason.EXPLICIT_LEAVE) -> bool:
         """Remove a member: presence LEAVE to the others, then the lobby's leave handler.
 
@@ -304,26 +351,42 @@ class Channel:
         return [members[uid] for uid in dict.fromkeys(spec.user_ids) if uid in members]
 
     async def _deliver(self, action: str, event_name: str, payload: PondMessage,
-                       recipients: Iterable[Member], request_id: str | None = None) -> int:
+                       recipients: Iterable[Member], request_id: str | None = None,
+                       offset: int | None = None) -> int:
         """Send one event to ``recipients``; returns how many frames were queued.
 
         With no outgoing handler for the event the frame is encoded once and the same bytes
-        are queued for everyone; otherwise each recipient's handler may transform or block it.
+        are queued for everyone (twice with an ``offset``: with it for the members that
+        negotiated ``history``, without for the others); otherwise each recipient's handler
+        may transform or block it.
         """
         request_id = request_id or new_request_id()
         outgoing = self._lobby.outgoing_route(event_name)
         count = 0
         if outgoing is None:
             frame = encode_frame(action, event_name, self.name, request_id, payload)
-            for member in recipients:
-                member.send(frame)
-                count += 1
+            if offset is None:
+                for member in recipients:
+                    member.send(frame)
+                    count += 1
+            else:
+                tagged: Frame | None = None
+                for member in recipients:
+                    if HISTORY in member.extensions:
+                        if tagged is None:
+                            tagged = encode_frame(action, event_name, self.name, request_id,
+                                                  payload, offset)
+                        member.send(tagged, offset)
+                    else:
+                        member.send(frame)
+                    count += 1
         else:
             for member in recipients:
+                tag = offset if offset is not None and HISTORY in member.extensions else None
                 transformed = await self._outgoing_frame(outgoing, member, action, event_name,
-                                                         payload, request_id)
+                                                         payload, request_id, tag)
                 if transformed is not None:
-                    member.send(transformed)
+                    member.send(transformed, tag or 0)
                     count += 1
         self.frames_delivered += count
         return count
@@ -331,7 +394,8 @@ class Channel:
     async def _outgoing_frame(self, outgoing: tuple[OutgoingHandler, tuple[MiddlewareFn, ...],
                                                     Route],
                               member: Member, action: str, event_name: str,
-                              payload: PondMessage, request_id: str) -> Frame | None:
+                              payload: PondMessage, request_id: str,
+                              offset: int | None = None) -> Frame | None:
         handler, middlewares, route = outgoing
         # A copy per recipient: a handler that edits the payload in place must not change
         # what the next recipient gets.
@@ -352,7 +416,7 @@ class Channel:
             log.error("outgoing handler for %r on %s produced an invalid presence payload; "
                       "sending the original", event_name, self.name)
             event.payload = payload
-        return encode_event(event)
+        return encode_event(event, offset)
 
     async def broadcast_message(self, event_name: str, payload: PondMessage,
                                 recipients: RecipientSpec, *, request_id: str | None = None
@@ -360,8 +424,12 @@ class Channel:
         """Send a ``BROADCAST`` frame to ``recipients``; returns the number of recipients."""
         queued_before = BaseTransport.frames_queued_total
         request_id = request_id or new_request_id()
+        history = self._lobby.history
+        # The offset first: the frames of history clients carry it.
+        offset = (await history.append(self.name, event_name, payload, recipients, request_id)
+                  if history is not None else None)
         count = await self._deliver(ServerActions.BROADCAST, event_name, payload,
-                                    self._recipients(recipients), request_id)
+                                    self._recipients(recipients), request_id, offset)
         self.messages_broadcast += 1
         # The cluster publishes it from here (always: members elsewhere may not be known yet).
         self._listeners.broadcast_sent(self, event_name, payload, recipients, request_id, count)
@@ -569,8 +637,12 @@ class ChannelReplica:
         else:
             return
         channel = self._channel
+        history = channel._lobby.history
+        # Each node numbers the broadcasts it sees in its own stream (epoch) of the channel.
+        offset = (await history.append(channel.name, event_name, payload, spec, request_id)
+                  if history is not None else None)
         await channel._deliver(ServerActions.BROADCAST, event_name, payload,
-                               channel._recipients(spec), request_id)
+                               channel._recipients(spec), request_id, offset)
 
 
 __all__ = ["Channel", "ChannelReplica", "Member", "RemoteMember", "deliver"]

@@ -14,14 +14,18 @@ from .contexts.leave import LeaveContext
 from .contexts.outgoing import OutgoingContext
 from .enums import ErrorTypes, LeaveReason
 from .errors import PondError, as_pond_error
+from .extensions import HISTORY
 from .middleware import MiddlewareFn, run_chain
 from .options import Options
 from .patterns import Pattern, compile_pattern
+from .positions import pop_recovery_request
 from .transport.base import BaseTransport, Transport
 from .types import Event, MessageEvent, Route, User
+from .wire import WireError
 
 if TYPE_CHECKING:
     from .endpoint import Endpoint
+    from .positions import ChannelHistory
 
 log = logging.getLogger("pondsocket.lobby")
 
@@ -94,6 +98,8 @@ class Lobby:
         self._outgoing: _Routes[OutgoingHandler] = _Routes()
         self._leave: tuple[LeaveHandler, tuple[LeaveMiddlewareFn, ...]] | None = None
         self._channels: dict[str, Channel] = {}
+        # Set by pondsocket.history.enable_history: offsets for broadcasts, recovery on join.
+        self.history: ChannelHistory | None = None
         # Counters of channels that have closed (the admin API adds the live ones).
         self.closed_messages_received = 0
         self.closed_messages_broadcast = 0
@@ -195,8 +201,17 @@ class Lobby:
     async def join(self, transport: Transport, event: Event, route: Route) -> None:
         """Run the join handler for ``event`` (called by the endpoint) and answer:
         ACKNOWLEDGE or UNAUTHORIZED."""
+        since = None
+        if HISTORY in getattr(transport, "extensions", ()):
+            # pond_recover never reaches the join handler's parameters.
+            try:
+                since = pop_recovery_request(event.payload)
+            except WireError as exc:
+                self._send_error(transport, ErrorTypes.INVALID_MESSAGE, 400, str(exc), event)
+                return
         channel = self._channel_for(event.channel_name, route)
-        ctx = JoinContext(channel=channel, event=event, transport=transport, route=route)
+        ctx = JoinContext(channel=channel, event=event, transport=transport, route=route,
+                          recover_from=since)
         hooks = self.endpoint.hooks
         channel.join_started()
         cluster = self.endpoint.pond.cluster

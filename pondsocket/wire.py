@@ -70,27 +70,33 @@ class Frame:
 
 
 def encode_frame(action: str, event: str, channel_name: str, request_id: str,
-                 payload: Any) -> Frame:
-    """Encode one server frame. ``payload`` must be a JSON-serialisable ``dict``."""
+                 payload: Any, offset: int | None = None) -> Frame:
+    """Encode one server frame. ``payload`` must be a JSON-serialisable ``dict``.
+
+    ``offset`` (the ``history`` extension) adds a sixth field, ``"offset"``, after
+    ``payload``: only for clients that negotiated it."""
     if not isinstance(payload, dict):
         raise TypeError(f"payload must be a dict (a JSON object), got {type(payload).__name__}")
+    wire: dict[str, Any] = {
+        "action": action,
+        "event": event,
+        "channelName": channel_name,
+        "requestId": request_id,
+        "payload": payload,
+    }
+    if offset is not None:
+        wire["offset"] = offset
     try:
-        data = _encode({
-            "action": action,
-            "event": event,
-            "channelName": channel_name,
-            "requestId": request_id,
-            "payload": payload,
-        })
+        data = _encode(wire)
     except (TypeError, msgspec.EncodeError) as exc:
         raise TypeError(f"payload of event {event!r} is not JSON-serialisable: {exc}") from exc
     return Frame(data, channel_name, event)
 
 
-def encode_event(event: Event) -> Frame:
-    """Encode an :class:`Event` as a server frame."""
+def encode_event(event: Event, offset: int | None = None) -> Frame:
+    """Encode an :class:`Event` as a server frame (``offset``: see :func:`encode_frame`)."""
     return encode_frame(event.action, event.event, event.channel_name, event.request_id,
-                        event.payload if event.payload is not None else {})
+                        event.payload if event.payload is not None else {}, offset)
 
 
 def frame_to_wire(frame: Frame) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from .base import ChannelUserContext, check_payload
 
 if TYPE_CHECKING:
     from ..channel import Channel
+    from ..positions import StreamPosition
 
 
 class JoinContext(ChannelUserContext):
@@ -23,8 +24,11 @@ class JoinContext(ChannelUserContext):
     """
 
     def __init__(self, *, channel: Channel, event: Event, transport: Transport,
-                 route: Route | None = None) -> None:
+                 route: Route | None = None, recover_from: StreamPosition | None = None
+                 ) -> None:
         self.channel = channel
+        # Where the client asks to recover from (the history extension's pond_recover).
+        self.recover_from = recover_from
         self.event = event
         self.transport = transport
         self.route = route or Route()
@@ -69,8 +73,9 @@ class JoinContext(ChannelUserContext):
         """Admit the user: ``SYSTEM``/``ACKNOWLEDGE`` goes to the joiner first."""
         if self._responded:
             raise RuntimeError("this join was already answered")
-        self.channel.admit(self.transport, {**self._pending_assigns, **(assigns or {})},
-                            ack_request_id=self.event.request_id)
+        await self.channel.admit_recovering(
+            self.transport, {**self._pending_assigns, **(assigns or {})},
+            ack_request_id=self.event.request_id, since=self.recover_from)
         self._responded = self._accepted = True
         return self
 

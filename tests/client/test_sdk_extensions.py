@@ -34,7 +34,9 @@ async def test_without_extensions_the_url_and_the_session_are_plain(demo_server,
 
 
 async def test_a_server_that_grants_nothing_leaves_the_sdk_on_the_upstream_protocol(
-        demo_server, make_client) -> None:
+        demo_server, make_client, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As an older server, or upstream pondsocket: nothing implemented.
+    monkeypatch.setattr(extensions, "SUPPORTED", frozenset())
     client = await connected(make_client, demo_server, "cy", extensions=("history",))
     assert client.extensions == frozenset()
     chat = await client.join("/chat/ext")

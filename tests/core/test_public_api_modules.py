@@ -56,6 +56,14 @@ BEFORE_THE_LAYERS: dict[str, list[str]] = {
     "pondsocket.distributed": [
     "RedisPubSub",
     ],
+    "pondsocket.history": [  # recovery on rejoin (#16)
+    "EPOCH_CHANGED", "FROM_THE_FUTURE", "TOO_MANY", "TOO_OLD", "HistoryOptions",
+    "HistoryStore", "LobbyHistory", "MemoryHistoryStore", "enable_history", "new_epoch",
+    ],
+    "pondsocket.positions": [
+    "MAX_OFFSET", "RECOVER_KEY", "ChannelHistory", "HistoryEntry", "Recovery",
+    "StreamPosition", "pop_recovery_request",
+    ],
     "pondsocket.typed": [
     "AssignsT", "JoinParamsT", "PayloadT", "PondEvent", "PondSchema", "PresenceT", "ResponseT",
     "TypedChannel", "TypedEventContext", "TypedJoinContext", "TypedLobby", "TypedPresencePayload",
