@@ -23,6 +23,7 @@ from pondsocket import (
     bad_request,
     forbidden,
 )
+from pondsocket.history import enable_history
 
 DEMO_TOKENS = {"demo": "member", "demo-mod": "moderator"}
 ENDPOINT = "/api/socket"
@@ -82,6 +83,8 @@ def build_pond(pond: PondSocket | None = None) -> PondSocket:
     rooms.on_message("ping", ping)
     rooms.on_message("status", status)
     rooms.on_message("kick", kick)
+    # Clients that reconnect get what they missed (docs/recovery.md).
+    enable_history(rooms)
     return pond
 
 

@@ -33,6 +33,7 @@ from .output import (
     format_event,
     json_line,
     presence_table,
+    recovery_line,
     state_line,
     status,
     stderr_console,
@@ -326,6 +327,7 @@ def listen(channel: str, as_json: bool, events: tuple[str, ...], no_presence: bo
             chat = await client.join(channel, settings.join_params)
             chat.on_join(lambda c: status(err, f"rejoined {c.name}", "green")
                          if c.joins > 1 else None)
+            chat.on_recovery_failed(lambda f: status(err, recovery_line(f), "yellow"))
             status(err, f"listening on {channel}; Ctrl+C to stop")
             seen = 0
             async for item in chat.events():

@@ -30,6 +30,7 @@ from .output import (
     format_event,
     name_style,
     presence_table,
+    recovery_line,
     state_line,
     status,
     stderr_console,
@@ -276,6 +277,7 @@ async def interactive_join(settings: Settings, channel: str, event_name: str,
         chat = await client.join(channel, settings.join_params)
         chat.on_join(lambda c: status(out, f"rejoined {c.name}", "green")
                      if c.joins > 1 else None)
+        chat.on_recovery_failed(lambda f: status(out, recovery_line(f), "yellow"))
         # Our own presence entry names us; it comes with the first presence frame (a server
         # that tracks nobody costs at most a second's wait here).
         first = await first_events(chat, min(settings.timeout, IDENTITY_WAIT))

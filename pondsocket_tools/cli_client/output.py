@@ -12,7 +12,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pondsocket_tools.client import ConnectionState, Message, PresenceEvent, StateChange
+from pondsocket_tools.client import (
+    ConnectionState,
+    Message,
+    PresenceEvent,
+    RecoveryFailure,
+    StateChange,
+)
 
 from .pipes import PipeAwareConsole
 
@@ -140,6 +146,12 @@ def _cell(value: Any) -> str:
 
 def status(console: Console, text: str, style: str = "dim") -> None:
     console.print(Text(f"[{clock()}] ", style="dim") + Text(text, style=style))
+
+
+def recovery_line(failure: RecoveryFailure) -> str:
+    """What to tell the user when a rejoin could not recover the missed messages."""
+    return (f"could not recover the messages missed on {failure.channel} "
+            f"({failure.reason}): some may be missing above")
 
 
 def state_line(change: StateChange, connects: int) -> tuple[str, str] | None:

@@ -35,7 +35,7 @@ from .errors import (
     ServerError,
 )
 from .options import ClientOptions
-from .protocol import Message, PresenceEvent, ServerFrame
+from .protocol import Message, PresenceEvent, RecoveryFailure, ServerFrame
 from .streams import Subscription
 from .transport import build_url
 from .typed import PondEvent, PondSchema, TypedChannel, build_channel_name, join_typed
@@ -62,6 +62,7 @@ __all__ = [
     "PresenceEvent",
     "ProtocolError",
     "QueueFullError",
+    "RecoveryFailure",
     "RequestTimeoutError",
     "ServerError",
     "ServerFrame",

@@ -22,16 +22,19 @@ from .protocol import (
     ERROR,
     EVICTED,
     EXIT_ACKNOWLEDGE,
+    HISTORY_EXTENSION,
     JOIN_CHANNEL,
     KICKED_OUT,
     LEAVE_CHANNEL,
     NOT_FOUND,
     PRESENCE,
+    RECOVER_KEY,
     SYSTEM,
     UNAUTHORIZED,
     ChannelEvent,
     Message,
     PresenceEvent,
+    RecoveryFailure,
     ServerFrame,
     encode_client_frame,
     error_details,
@@ -58,6 +61,11 @@ class ChannelHost(Protocol):
 
     @property
     def is_connected(self) -> bool: ...
+
+    @property
+    def extensions(self) -> frozenset[str]:
+        """The protocol extensions the server granted on the current connection."""
+        ...
 
     def enqueue(self, chan: Channel, text: str, request_id: str, event: str) -> None:
         """Queue a ``BROADCAST`` frame of ``chan`` (sent once it is joined and connected)."""
@@ -129,6 +137,15 @@ class Channel:
         self._on_presence = Callbacks()
         self._on_close = Callbacks()
         self._on_join = Callbacks()
+        # History (docs/recovery.md): where this client is in the channel's stream; the
+        # next join after a lost connection asks to recover from there.
+        self.epoch: str | None = None
+        self.offset: int | None = None
+        #: Whether the last rejoin recovered what was missed (None: none asked to recover).
+        self.recovered: bool | None = None
+        self.recovery_failures = 0
+        self._recovering = False
+        self._on_recovery_failed = Callbacks()
 
     def __repr__(self) -> str:
         return f"<Channel {self.name} {self.state.value}>"
@@ -266,6 +283,13 @@ class Channel:
         """Call ``callback(presence_event)`` for each presence change."""
         return self._on_presence.add(callback)
 
+    def on_recovery_failed(self, callback: Callable[[RecoveryFailure], Any]
+                           ) -> Callable[[], None]:
+        """Call ``callback(failure)`` when a rejoin could not recover the messages missed
+        while disconnected: the application should reload what it shows. Returns a function
+        that removes the callback."""
+        return self._on_recovery_failed.add(callback)
+
     def on_join(self, callback: Callable[[Channel], Any]) -> Callable[[], None]:
         """Call ``callback(channel)`` each time the server acknowledges a join of this
         channel: the first join (if registered in time) and every rejoin after a reconnect
@@ -295,7 +319,12 @@ class Channel:
             self._stale_rids.append(self._join_rid)
         self.state = ChannelState.JOINING
         self._join_rid = new_request_id()
-        self._host.send_control(JOIN_CHANNEL, self.name, self._join_rid, self.join_params)
+        params = self.join_params
+        self._recovering = (HISTORY_EXTENSION in self._host.extensions
+                            and bool(self.epoch) and self.offset is not None)
+        if self._recovering:
+            params = {**params, RECOVER_KEY: {"epoch": self.epoch, "offset": self.offset}}
+        self._host.send_control(JOIN_CHANNEL, self.name, self._join_rid, params)
         self._arm_join_timer()
 
     def _arm_join_timer(self) -> None:
@@ -343,7 +372,10 @@ class Channel:
         rid = frame.request_id
         if self.state is ChannelState.JOINING and rid == self._join_rid and rid:
             if action == SYSTEM and event == ACKNOWLEDGE:
+                failure = self._join_answered(frame.payload)
                 self._became_joined()
+                if failure is not None:
+                    self._on_recovery_failed(failure)
                 return
             if action == ERROR or (action == SYSTEM and event in (UNAUTHORIZED, NOT_FOUND)):
                 self._end(join_declined(frame, self.name))
@@ -370,9 +402,32 @@ class Channel:
                 _, _, reason = error_details(frame.payload, event)
                 self._end(ChannelClosedError(self.name, f"closed by the server: {reason}"))
                 return
+        if frame.offset is not None and action == BROADCAST:
+            # The server replays each missed broadcast once, then live ones: no dedupe here
+            # (a stream that restarted in a new epoch counts from 1 again).
+            self.offset = frame.offset
         message = Message.from_frame(frame)
         self._stream.publish(message)
         self._on_message(message)
+
+    def _join_answered(self, payload: dict[str, Any]) -> RecoveryFailure | None:
+        """Take the stream position of a history join answer; the failure, if the recovery
+        this join asked for did not happen."""
+        epoch, offset = payload.get("epoch"), payload.get("offset")
+        if not isinstance(epoch, str) or not isinstance(offset, int) or isinstance(offset,
+                                                                                   bool):
+            self.epoch = self.offset = None  # no history in this channel (or no extension)
+            return None
+        asked, self._recovering = self._recovering, False
+        self.epoch, self.offset = epoch or None, offset
+        if not asked:
+            return None
+        self.recovered = payload.get("recovered") is True
+        if self.recovered:
+            return None
+        self.recovery_failures += 1
+        return RecoveryFailure(self.name, str(payload.get("reason") or "not recovered"),
+                               epoch, offset)
 
     def _became_joined(self) -> None:
         self._cancel_join_timer()

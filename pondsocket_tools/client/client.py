@@ -619,6 +619,10 @@ class ClientLink:
     def is_connected(self) -> bool:
         return self._client.is_connected
 
+    @property
+    def extensions(self) -> frozenset[str]:
+        return self._client.extensions
+
     def enqueue(self, chan: Channel, text: str, request_id: str, event: str) -> None:
         self._client._enqueue(chan, text, request_id, event)
 

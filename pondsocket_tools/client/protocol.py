@@ -35,7 +35,9 @@ EXTENSIONS_PARAM = "pond_ext"
 PRESENCE_DIFF_EXTENSION = "presence-diff"
 HISTORY_EXTENSION = "history"
 #: The extensions this SDK implements, asked for by default.
-IMPLEMENTED_EXTENSIONS: tuple[str, ...] = ()
+IMPLEMENTED_EXTENSIONS: tuple[str, ...] = (HISTORY_EXTENSION,)
+# The join payload key that asks to recover from a stream position (the history extension).
+RECOVER_KEY = "pond_recover"
 
 # System events the client acts on.
 CONNECTION = "CONNECTION"
@@ -83,6 +85,8 @@ class ServerFrame:
     channel: str
     request_id: str
     payload: dict[str, Any]
+    #: The broadcast's offset in its channel's stream (the history extension), else None.
+    offset: int | None = None
 
     def to_wire(self) -> dict[str, Any]:
         """The frame as the wire dict (five camelCase fields)."""
@@ -101,8 +105,11 @@ def _frame(data: Any) -> ServerFrame:
         payload = {}
     if not isinstance(payload, dict):
         raise ProtocolError(f"payload must be an object, got {type(payload).__name__}")
+    offset = data.get("offset")
+    if not isinstance(offset, int) or isinstance(offset, bool):
+        offset = None
     return ServerFrame(action, str(data.get("event") or ""), str(data.get("channelName") or ""),
-                       str(data.get("requestId") or ""), payload)
+                       str(data.get("requestId") or ""), payload, offset)
 
 
 def parse_server_frames(text: str | bytes) -> list[ServerFrame]:
@@ -190,6 +197,8 @@ class Message:
     action: str = BROADCAST
     request_id: str = ""
     received_at: float = field(default_factory=time.time)
+    #: The broadcast's offset in its channel's stream, when the channel has history.
+    offset: int | None = None
 
     @property
     def is_error(self) -> bool:
@@ -209,7 +218,20 @@ class Message:
 
     @classmethod
     def from_frame(cls, frame: ServerFrame) -> Message:
-        return cls(frame.channel, frame.event, frame.payload, frame.action, frame.request_id)
+        return cls(frame.channel, frame.event, frame.payload, frame.action, frame.request_id,
+                   offset=frame.offset)
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryFailure:
+    """A rejoin that could not recover the messages missed while disconnected (the history
+    extension): ``reason`` is the server's (``"epoch changed"``, ``"offset too old"``, ...);
+    ``epoch`` and ``offset`` are where the channel's stream stands now."""
+
+    channel: str
+    reason: str
+    epoch: str
+    offset: int
 
 
 @dataclass(frozen=True, slots=True)

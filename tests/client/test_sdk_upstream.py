@@ -74,7 +74,7 @@ HANDLER_NOT_FOUND = {"message": "A handler did not respond to the event", "code"
 
 async def ts_server(ws: ServerConnection) -> None:
     """The TS server's frames, as listed in the module docstring."""
-    path = ws.request.path
+    path = ws.request.path.partition("?")[0]  # the SDK's pond_ext is not the route
     if path == "/noconnect":  # not upstream: a server that never says CONNECT
         await ws.wait_closed()
         return
