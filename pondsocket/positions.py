@@ -84,6 +84,15 @@ class ChannelHistory(Protocol):
         """The join answer for ``user_id``, recovering from ``since`` when given."""
         ...
 
+    async def position(self, channel: str) -> StreamPosition:
+        """The channel's epoch and top offset."""
+        ...
+
+    async def read(self, channel: str, after: int = 0,
+                   limit: int | None = None) -> list[HistoryEntry]:
+        """The stored broadcasts of ``channel`` after offset ``after``, oldest first."""
+        ...
+
 
 def pop_recovery_request(payload: dict[str, Any]) -> StreamPosition | None:
     """Remove ``pond_recover`` from a join payload and return it checked; ``None`` when

@@ -245,6 +245,11 @@ from .inspector.command import inspect as _inspect  # noqa: E402
 
 main.add_command(_inspect)
 
+# A channel's stored broadcasts over the admin API: pondctl history.
+from .cli_history import history as _history  # noqa: E402
+
+main.add_command(_history)
+
 # Load testing with Locust (run in a subprocess): pondctl load.
 from .cli_load import register as _register_load_command  # noqa: E402
 

@@ -120,5 +120,7 @@ def create_app(redis_url: str | None = None, admin_token: str | None = None,
         from pondsocket import AdminOptions
 
         admin_writes = admin_writes or os.environ.get("PONDSOCKET_ADMIN_WRITES") == "1"
-        admin = AdminOptions(token=admin_token, allow_writes=admin_writes)
+        # A demo's chat is test data: pondctl history shows the payloads too.
+        admin = AdminOptions(token=admin_token, allow_writes=admin_writes,
+                             expose_history_payloads=True)
     return PondASGIApp(build_pond(pond), admin=admin, health_path="/healthz")

@@ -13,7 +13,9 @@ class AdminOptions:
     live; ``expose_assigns`` adds members' assigns to channel documents; ``allow_writes``
     enables the evict and close actions; ``event_queue_size`` bounds each event stream's
     backlog; ``cluster_timeout`` is how long a cluster-wide request waits for the other
-    nodes' answers (a node that misses it is reported, not waited for).
+    nodes' answers (a node that misses it is reported, not waited for);
+    ``expose_history_payloads`` adds the payloads to channel history documents
+    (``/channels/{name}/history``), which otherwise list offsets, events and times only.
     """
 
     token: str
@@ -22,6 +24,7 @@ class AdminOptions:
     allow_writes: bool = False
     event_queue_size: int = 1024
     cluster_timeout: float = 1.0
+    expose_history_payloads: bool = False
 
     def __post_init__(self) -> None:
         if not self.token:

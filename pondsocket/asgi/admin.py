@@ -20,6 +20,7 @@ from urllib.parse import unquote
 from ..admin.cluster import ClusterAdmin, answer_query
 from ..admin.documents import CONNECTION_SORTS, inspector_of
 from ..admin.events import Subscription, events_of
+from ..admin.history import MAX_HISTORY_LIMIT, history_document
 from ..admin.merge import (
     NodeAnswer,
     merge_channel,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # an adapter drives the core through the objects it is given
 
 MAX_LIMIT = 1_000_000
 _LIMIT = re.compile(r"[1-9][0-9]{0,5}|1000000", re.ASCII)
+_NUMBER = re.compile(r"0|[1-9][0-9]{0,15}", re.ASCII)
 _JSON = (b"content-type", b"application/json")
 _NO_STORE = (b"cache-control", b"no-store")
 _MAX_BODY = 64 * 1024
@@ -161,6 +163,8 @@ class AdminRoutes:
             await self._connections(send, query)
         elif len(parts) <= 1 and head in ("overview", "endpoints", "channels"):
             await self._document(send, head, query)
+        elif head == "channels" and len(parts) >= 3 and parts[-1] == "history":
+            await self._history(send, parts[1:-1], query)
         elif head == "channels":
             endpoint = query.get("endpoint")
             await self._document(send, "channel", query, {
@@ -176,6 +180,31 @@ class AdminRoutes:
             await self._events(query, scope, receive, send)
         else:
             await _error(send, 404, "unknown admin route")
+
+    async def _history(self, send: Any, parts: list[str], query: dict[str, str]) -> None:
+        """``/channels/{name}/history?after=K&limit=N``: this node's view of the stream
+        (shared by every node when the history store is shared)."""
+        numbers = {}
+        for key, default, top in (("after", 0, 2 ** 53 - 1), ("limit", 100, MAX_HISTORY_LIMIT)):
+            raw = query.get(key)
+            value = int(raw) if raw is not None and _NUMBER.fullmatch(raw) else None
+            if raw is not None and (value is None or value > top
+                                    or (key == "limit" and value == 0)):
+                await _error(send, 400, f"{key} must be a whole number up to {top}")
+                return
+            numbers[key] = default if value is None else value
+        endpoint = query.get("endpoint")
+        name = self._name(parts, endpoint)
+        if not name.startswith("/") and len(parts) > 1:
+            name = "/" + name
+        document = await history_document(
+            self.pond, name, endpoint, after=numbers["after"], limit=numbers["limit"],
+            payloads=self.options.expose_history_payloads)
+        if document is None:
+            await _error(send, 404, f"no channel with history matches {name}")
+            return
+        document["scope"] = "local"
+        await send_json(send, 200, document)
 
     async def _connections(self, send: Any, query: dict[str, str]) -> None:
         """``/connections?sort=age|queue_depth|dropped_frames|frames_sent&limit=N``."""

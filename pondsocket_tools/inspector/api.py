@@ -113,6 +113,13 @@ class AdminClient:
         """Channel ``name`` (of ``endpoint`` when given) with its members."""
         return await self.get(_channel_path(name), **_endpoint(endpoint))
 
+    async def history(self, name: str, endpoint: str | None = None, *, after: int = 0,
+                      limit: int = 100) -> dict[str, Any]:
+        """Channel ``name``'s stored broadcasts after offset ``after`` (``entries``, with
+        ``payload`` only when the server exposes them), its ``epoch`` and top ``offset``."""
+        return await self.get(_channel_path(name) + "/history", after=str(after),
+                              limit=str(limit), **_endpoint(endpoint))
+
     async def connections(self, limit: int = CONNECTION_LIMIT,
                           sort: str = "age") -> dict[str, Any]:
         """The first ``limit`` connections by ``sort`` (``age``: oldest first;
