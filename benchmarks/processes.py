@@ -70,6 +70,12 @@ class ServerSpec:
     path: str = "/ws"
     nodes: int = 1
     modes: dict[str, list[str]] = field(default_factory=lambda: {"default": []})
+    #: Scenarios it runs in (names containing one of these); empty: all of them.
+    only: tuple[str, ...] = ()
+
+    def runs(self, scenario: str) -> bool:
+        """Whether this server has a row in ``scenario``."""
+        return not self.only or any(part in scenario for part in self.only)
 
     def command_for(self, mode: str) -> list[str] | None:
         """The command line for ``mode``, or None when this server cannot run in it."""
@@ -92,6 +98,15 @@ def specs(include_upstream: bool, include_cluster: bool = True) -> list[ServerSp
                     "benchmarks.servers.pond_app:pond", "--port", "{port}", "--log-level",
                     "warning"], ROOT, modes=PONDCTL_MODES),
         ServerSpec("pondsocket wsserver", wsserver, ROOT, modes=WSSERVER_MODES),
+        # What uvicorn costs without this project: a bare ASGI relay under pondctl serve's
+        # uvicorn settings, for the ASGI path's own share of memory and CPU.
+        ServerSpec("uvicorn bare ASGI relay",
+                   [sys.executable, *uvicorn, "--http", "pondsocket.asgi.uvicorn:PondHTTPProtocol",
+                    "--ws", "pondsocket.asgi.uvicorn:PondWebSocketProtocol",
+                    "benchmarks.servers.asgi_relay:app"], ROOT,
+                   modes={"off": ["--ws-per-message-deflate", "false"],
+                          "default": ["--ws-per-message-deflate", "false"]},
+                   only=("fan-out", "idle")),
     ]
     if importlib.util.find_spec("picows") is not None:  # a candidate direct server's ceiling
         out.append(ServerSpec("picows relay", [sys.executable, "-m",

@@ -63,7 +63,8 @@ def plan(scenarios: list[Scenario], servers: list[ServerSpec], fanout_settings: 
     """(scenario, setting, servers) in run order; the cluster runs fan-out only."""
     out = []
     for scenario in scenarios:
-        chosen = servers if scenario.fanout else [s for s in servers if s.nodes == 1]
+        chosen = [s for s in servers if (scenario.fanout or s.nodes == 1)
+                  and s.runs(scenario.name)]
         for setting in fanout_settings if scenario.fanout else other_settings:
             out.append((scenario, setting, chosen))
     return out
