@@ -45,7 +45,8 @@ class Connection:
         #: The peer's ``host:port`` as the adapter saw it ("" when it gave none).
         self.address = address
         self.channels: dict[str, Channel] = {}
-        self.pending_joins: set[str] = set()
+        #: Channels whose join is under way (None when there is none: no set per connection).
+        self.pending_joins: set[str] | None = None
         self.opened_at = time.monotonic()
         self.connected_at = time.time()  # wall clock: comparable across nodes
 
@@ -316,7 +317,8 @@ class Endpoint:
     async def _join(self, connection: Connection, event: Event) -> None:
         name = event.channel_name
         transport = connection.transport
-        if name in connection.channels or name in connection.pending_joins:
+        pending = connection.pending_joins
+        if name in connection.channels or (pending is not None and name in pending):
             self._error(transport, ErrorTypes.CHANNEL_ERROR, 409, f"Already joined {name}", event)
             return
         options = self.options
@@ -325,7 +327,7 @@ class Endpoint:
             self._refuse_join(transport, event, 400, problem)
             return
         limit = options.max_channels_per_connection
-        if limit and len(connection.channels) + len(connection.pending_joins) >= limit:
+        if limit and len(connection.channels) + len(pending or ()) >= limit:
             self._refuse_join(transport, event, 429, f"Too many channels: a connection may be "
                               f"in at most {limit} (max_channels_per_connection)")
             return
@@ -334,11 +336,15 @@ class Endpoint:
             self._refuse_join(transport, event, 404, f"No channel matches {name}")
             return
         lobby, route = found
-        connection.pending_joins.add(name)
+        if pending is None:
+            pending = connection.pending_joins = set()
+        pending.add(name)
         try:
             await lobby.join(transport, event, route)
         finally:
-            connection.pending_joins.discard(name)
+            pending.discard(name)
+            if not pending and connection.pending_joins is pending:
+                connection.pending_joins = None
 
     def _refuse_join(self, transport: Transport, event: Event, code: int, message: str) -> None:
         """``SYSTEM``/``UNAUTHORIZED``: every client settles its join on it, while some ignore
