@@ -21,6 +21,7 @@ from .errors import PondError, conflict, not_found, unavailable
 from .extensions import HISTORY
 from .middleware import MiddlewareFn, run_chain
 from .positions import Recovery, StreamPosition
+from .presence import PRESENCE_BATCH, PresenceFeed
 from .transport.base import BaseTransport, Transport, deliver
 from .types import (
     AllExceptSender,
@@ -100,6 +101,9 @@ class Channel:
         self._presence: dict[str, PondPresence] = {}
         self._presence_view = MappingProxyType(self._presence)
         self._replica = ChannelReplica(self)
+        options = lobby.options
+        self._feed = PresenceFeed(self, options.presence_coalesce_window,
+                                  options.presence_coalesce_threshold)
         # Members on other nodes (user id -> their node id and assigns), with a cluster.
         self._remote: dict[str, RemoteMember] = {}
         pond = lobby.endpoint.pond
@@ -336,6 +340,7 @@ class Channel:
             await self._lobby.run_leave_handler(self, self._user_after_leave(member),
                                                 LeaveReason.CHANNEL_CLOSED)
         self._active = False
+        self._feed.close()
         self._remote.clear()
         self._lobby.channel_closed(self)
         self._listeners.channel_closed(self)
@@ -424,6 +429,7 @@ class Channel:
         """Send a ``BROADCAST`` frame to ``recipients``; returns the number of recipients."""
         queued_before = BaseTransport.frames_queued_total
         request_id = request_id or new_request_id()
+        await self._feed.settle()  # presence changes made before it go first
         history = self._lobby.history
         # The offset first: the frames of history clients carry it.
         offset = (await history.append(self.name, event_name, payload, recipients, request_id)
@@ -505,21 +511,41 @@ class Channel:
             if size > limit:
                 raise PondError(f"Presence too large: {size} bytes, at most {limit} "
                                 "(max_presence_size)", 413, channel_name=self.name)
+        if kind == PresenceEventTypes.UPDATE:
+            await self._feed.before_update(user_id)
         self._presence[user_id] = dict(data)
-        await self._publish_presence(kind, dict(data))
+        await self._feed.changed(user_id, kind, dict(data))
         self._listeners.presence_changed(self, user_id, kind, data, local=True)
 
     async def _untrack(self, user_id: str) -> None:
         last = self._presence.pop(user_id)
-        await self._publish_presence(PresenceEventTypes.LEAVE, last)
+        await self._feed.changed(user_id, PresenceEventTypes.LEAVE, last)
         self._listeners.presence_changed(self, user_id, PresenceEventTypes.LEAVE, last,
                                          local=True)
 
-    async def _publish_presence(self, kind: str, changed: PondPresence) -> None:
-        """One ``PRESENCE`` frame to every tracked member: the full list and what changed."""
-        payload = {"presence": list(self._presence.values()), "changed": changed}
-        recipients = [self._members[uid] for uid in self._presence if uid in self._members]
-        await self._deliver(ServerActions.PRESENCE, kind, payload, recipients)
+    async def flush_presence(self) -> None:
+        """Send the presence changes still within their coalescing window now."""
+        await self._feed.flush()
+
+    def presence_key(self, user_id: str) -> str | None:
+        """The opaque key presence-diff clients know ``user_id``'s presence by."""
+        return self._feed.key_of(user_id)
+
+    async def send_presence(self, event_name: str, payload: PondMessage,
+                            recipients: list[Member], *, transformable: bool = True) -> int:
+        """Queue one ``PRESENCE`` frame to ``recipients``, :data:`PRESENCE_BATCH` recipients
+        per loop turn. Encoded once unless an outgoing handler applies (only to upstream
+        frames: ``transformable``)."""
+        if transformable and self._lobby.outgoing_route(event_name) is not None:
+            return await self._deliver(ServerActions.PRESENCE, event_name, payload, recipients)
+        frame = encode_frame(ServerActions.PRESENCE, event_name, self.name, new_request_id(),
+                             payload)
+        for count, member in enumerate(recipients, 1):
+            member.send(frame)
+            if count % PRESENCE_BATCH == 0:
+                await asyncio.sleep(0)
+        self.frames_delivered += len(recipients)
+        return len(recipients)
 
     # -- inbound -------------------------------------------------------------------------
 
@@ -582,8 +608,10 @@ class ChannelReplica:
         kind = PresenceEventTypes.UPDATE if user_id in presence else PresenceEventTypes.JOIN
         if presence.get(user_id) == data:
             return  # a replayed snapshot: nothing changed
+        if kind == PresenceEventTypes.UPDATE:
+            await channel._feed.before_update(user_id)
         presence[user_id] = dict(data)
-        await channel._publish_presence(kind, dict(data))
+        await channel._feed.changed(user_id, kind, dict(data))
         channel._listeners.presence_changed(channel, user_id, kind, data, local=False)
 
     async def presence_removed(self, user_id: str) -> None:
@@ -594,7 +622,7 @@ class ChannelReplica:
     async def _presence_left(self, user_id: str) -> None:
         channel = self._channel
         last = channel._presence.pop(user_id)
-        await channel._publish_presence(PresenceEventTypes.LEAVE, last)
+        await channel._feed.changed(user_id, PresenceEventTypes.LEAVE, last)
         channel._listeners.presence_changed(channel, user_id, PresenceEventTypes.LEAVE, last,
                                             local=False)
 
@@ -637,6 +665,7 @@ class ChannelReplica:
         else:
             return
         channel = self._channel
+        await channel._feed.settle()
         history = channel._lobby.history
         # Each node numbers the broadcasts it sees in its own stream (epoch) of the channel.
         offset = (await history.append(channel.name, event_name, payload, spec, request_id)

@@ -21,7 +21,7 @@ PRESENCE_DIFF = "presence-diff"
 HISTORY = "history"
 
 #: The extensions this server implements: what it grants when asked.
-SUPPORTED: frozenset[str] = frozenset({HISTORY})
+SUPPORTED: frozenset[str] = frozenset({HISTORY, PRESENCE_DIFF})
 
 # A request names at most this many extensions, each at most this long: anything beyond is
 # ignored (the names are matched against SUPPORTED, never echoed).

@@ -34,6 +34,10 @@ class Options:
       a cluster); a join beyond is refused with code 503.
     * ``max_presence_size``: bytes of one member's presence as JSON, 0 for no limit; tracking
       or updating a larger one raises ``PondError`` 413.
+    * ``presence_coalesce_window``: seconds within which presence changes of one channel go
+      out together (0.05; 0 sends every change at once). Always for clients with the
+      ``presence-diff`` extension; for the others only above ``presence_coalesce_threshold``
+      tracked members (100), see docs/big-rooms.md.
 
     With a ``pubsub`` (a cluster, see :mod:`pondsocket.cluster`):
 
@@ -63,6 +67,8 @@ class Options:
     max_channel_name_length: int = 256
     max_members_per_channel: int = 0
     max_presence_size: int = 8 * 1024
+    presence_coalesce_window: float = 0.05
+    presence_coalesce_threshold: int = 100
     node_id: str = ""
     namespace: str = "default"
     key_prefix: str = "pondsocket"
@@ -87,6 +93,9 @@ class Options:
                self.max_presence_size) < 0:
             raise ValueError("max_channels_per_connection, max_members_per_channel and "
                              "max_presence_size must be 0 (no limit) or positive")
+        if self.presence_coalesce_window < 0 or self.presence_coalesce_threshold < 0:
+            raise ValueError("presence_coalesce_window and presence_coalesce_threshold must "
+                             "be 0 or positive")
         if self.max_channel_name_length <= 0:
             raise ValueError("max_channel_name_length must be positive")
         self.overflow_policy = OverflowPolicy(self.overflow_policy)

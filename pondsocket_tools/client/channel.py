@@ -15,6 +15,7 @@ from .errors import (
     JoinTimeoutError,
     PondClientError,
 )
+from .presence_state import PresenceState
 from .protocol import (
     ACKNOWLEDGE,
     BROADCAST,
@@ -130,7 +131,7 @@ class Channel:
         self._joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._left: asyncio.Future[None] | None = None
         self._closed = asyncio.Event()
-        self._presence: list[dict[str, Any]] = []
+        self._presence = PresenceState()
         self._stream: EventStream[ChannelEvent] = EventStream(
             f"channel {name}", host.options.buffer_size)
         self._on_message = Callbacks()
@@ -167,7 +168,12 @@ class Channel:
         The server sends presence only to members it tracks, and only when it changes; it is
         cleared while the connection is down and refreshed by the next presence frame.
         """
-        return [dict(entry) for entry in self._presence]
+        return [dict(entry) for entry in self._presence.entries]
+
+    @property
+    def member_count(self) -> int:
+        """How many members the presence list has, without copying it."""
+        return len(self._presence)
 
     @property
     def dropped(self) -> int:
@@ -355,7 +361,7 @@ class Channel:
         if self._join_rid is not None:
             self._stale_rids.append(self._join_rid)
             self._join_rid = None
-        self._presence = []
+        self._presence.clear()
 
     def _adopt_join(self) -> None:
         """A late acknowledgement of an abandoned join of this name arrived: we are in."""
@@ -439,10 +445,9 @@ class Channel:
         self._on_join(self)
 
     def _presence_changed(self, frame: ServerFrame) -> None:
-        event = PresenceEvent.from_frame(frame)
-        self._presence = event.presence
-        self._stream.publish(event)
-        self._on_presence(event)
+        for event in self._presence.apply(frame):
+            self._stream.publish(event)
+            self._on_presence(event)
 
     def _end(self, reason: PondClientError | None,
              waiter_error: PondClientError | None = None) -> None:

@@ -35,7 +35,7 @@ EXTENSIONS_PARAM = "pond_ext"
 PRESENCE_DIFF_EXTENSION = "presence-diff"
 HISTORY_EXTENSION = "history"
 #: The extensions this SDK implements, asked for by default.
-IMPLEMENTED_EXTENSIONS: tuple[str, ...] = (HISTORY_EXTENSION,)
+IMPLEMENTED_EXTENSIONS: tuple[str, ...] = (HISTORY_EXTENSION, PRESENCE_DIFF_EXTENSION)
 # The join payload key that asks to recover from a stream position (the history extension).
 RECOVER_KEY = "pond_recover"
 
