@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pondsocket.channel")
 
+# Seconds a join into a channel with shared history waits for the channel's subscription
+# before reading the history; beyond, the recovery fails rather than risk a gap.
+HISTORY_SUBSCRIBE_WAIT = 5.0
+
 
 class Member:
     """One user's membership of one channel."""
@@ -117,6 +121,8 @@ class Channel:
         self.messages_received = 0
         self.messages_broadcast = 0
         self.frames_delivered = 0
+        #: The offset of the broadcast being reported to the listeners (history lobbies).
+        self.broadcast_offset: int | None = None
 
     # -- introspection -------------------------------------------------------------------
 
@@ -260,6 +266,11 @@ class Channel:
         member.held = []
         try:
             try:
+                if history.shared and self._cluster is not None:
+                    # Subscribed before reading: nothing published meanwhile falls between
+                    # the two (the held frames cover it; duplicates are dropped below).
+                    async with asyncio.timeout(HISTORY_SUBSCRIBE_WAIT):
+                        await self._cluster.subscribed(self)
                 recovery = await history.recover(self.name, since, member.user_id)
             except Exception:
                 log.exception("reading the history of %s failed", self.name)
@@ -437,6 +448,8 @@ class Channel:
         count = await self._deliver(ServerActions.BROADCAST, event_name, payload,
                                     self._recipients(recipients), request_id, offset)
         self.messages_broadcast += 1
+        # Read by the cluster's broadcast_sent (synchronously next): peers deliver with it.
+        self.broadcast_offset = offset
         # The cluster publishes it from here (always: members elsewhere may not be known yet).
         self._listeners.broadcast_sent(self, event_name, payload, recipients, request_id, count)
         if BaseTransport.frames_queued_total != queued_before:
@@ -654,7 +667,7 @@ class ChannelReplica:
             await self.left(uid)
 
     async def message(self, event_name: str, payload: PondMessage, request_id: str,
-                      from_user_id: str, descriptor: Any) -> None:
+                      from_user_id: str, descriptor: Any, offset: Any = None) -> None:
         """Deliver a broadcast published by another node to this node's recipients."""
         if descriptor == ChannelReceiver.ALL_USERS:
             spec: RecipientSpec = AllUsers()
@@ -667,9 +680,12 @@ class ChannelReplica:
         channel = self._channel
         await channel._feed.settle()
         history = channel._lobby.history
-        # Each node numbers the broadcasts it sees in its own stream (epoch) of the channel.
-        offset = (await history.append(channel.name, event_name, payload, spec, request_id)
-                  if history is not None else None)
+        if history is None:
+            offset = None
+        elif history.shared:  # numbered by the publishing node in the shared stream
+            offset = offset if isinstance(offset, int) and not isinstance(offset, bool) else None
+        else:  # each node numbers the broadcasts it sees in its own stream (epoch)
+            offset = await history.append(channel.name, event_name, payload, spec, request_id)
         await channel._deliver(ServerActions.BROADCAST, event_name, payload,
                                channel._recipients(spec), request_id, offset)
 

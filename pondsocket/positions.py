@@ -72,7 +72,11 @@ class Recovery:
 
 
 class ChannelHistory(Protocol):
-    """What a lobby with history enabled holds (``lobby.history``)."""
+    """What a lobby with history enabled holds (``lobby.history``). ``shared``: every node
+    of a cluster uses the same streams, so broadcasts from other nodes arrive numbered."""
+
+    @property
+    def shared(self) -> bool: ...
 
     async def append(self, channel: str, event: str, payload: PondMessage,
                      recipients: RecipientSpec, request_id: str) -> int:

@@ -23,7 +23,7 @@ from pondsocket import (
     bad_request,
     forbidden,
 )
-from pondsocket.history import enable_history
+from pondsocket.history import HistoryStore, enable_history
 
 DEMO_TOKENS = {"demo": "member", "demo-mod": "moderator"}
 ENDPOINT = "/api/socket"
@@ -74,8 +74,10 @@ async def kick(ctx: EventContext) -> None:
     await ctx.reply("kicked", {"name": target, "count": len(ids)})
 
 
-def build_pond(pond: PondSocket | None = None) -> PondSocket:
-    """The demo's :class:`PondSocket` (pass one to configure options or a pub/sub)."""
+def build_pond(pond: PondSocket | None = None,
+               history_store: HistoryStore | None = None) -> PondSocket:
+    """The demo's :class:`PondSocket` (pass one to configure options or a pub/sub, and the
+    history store its nodes share)."""
     pond = pond or PondSocket()
     endpoint = pond.create_endpoint(ENDPOINT, authenticate)
     rooms = endpoint.create_channel("/chat/:room", join_room)
@@ -84,7 +86,7 @@ def build_pond(pond: PondSocket | None = None) -> PondSocket:
     rooms.on_message("status", status)
     rooms.on_message("kick", kick)
     # Clients that reconnect get what they missed (docs/recovery.md).
-    enable_history(rooms)
+    enable_history(rooms, store=history_store)
     return pond
 
 
@@ -106,14 +108,18 @@ def create_app(redis_url: str | None = None, admin_token: str | None = None,
 
     redis_url = redis_url or os.environ.get("PONDSOCKET_REDIS_URL")
     pond = None
+    store = None
     if redis_url:
         from redis.asyncio import Redis
 
-        from pondsocket.distributed import RedisPubSub
+        from pondsocket.distributed import RedisHistoryStore, RedisPubSub
 
         namespace = namespace or os.environ.get("PONDSOCKET_NAMESPACE") or "demo"
-        pond = PondSocket(pubsub=RedisPubSub(Redis.from_url(redis_url), owns_client=True),
+        redis = Redis.from_url(redis_url)
+        pond = PondSocket(pubsub=RedisPubSub(redis, owns_client=True),
                           options=Options(namespace=namespace))
+        # History in Redis too: a client that reconnects to another node recovers.
+        store = RedisHistoryStore(redis, prefix=f"pondsocket:history:{namespace}")
     admin_token = admin_token or os.environ.get("PONDSOCKET_ADMIN_TOKEN")
     admin = None
     if admin_token:
@@ -123,4 +129,4 @@ def create_app(redis_url: str | None = None, admin_token: str | None = None,
         # A demo's chat is test data: pondctl history shows the payloads too.
         admin = AdminOptions(token=admin_token, allow_writes=admin_writes,
                              expose_history_payloads=True)
-    return PondASGIApp(build_pond(pond), admin=admin, health_path="/healthz")
+    return PondASGIApp(build_pond(pond, store), admin=admin, health_path="/healthz")

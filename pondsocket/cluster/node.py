@@ -381,9 +381,11 @@ class ClusterNode(PondListener):
     def broadcast_sent(self, channel: Channel, event: str, payload: PondMessage,
                        recipients: RecipientSpec, request_id: str, delivered: int) -> None:
         sender = recipients.sender_id if isinstance(recipients, AllExceptSender) else "CHANNEL"
-        self._channel_send(channel, T.USER_MESSAGE, {
-            "fromUserId": sender, "event": event, "payload": payload, "requestId": request_id,
-            "recipientDescriptor": recipient_descriptor(recipients)})
+        body = {"fromUserId": sender, "event": event, "payload": payload,
+                "requestId": request_id, "recipientDescriptor": recipient_descriptor(recipients)}
+        if channel.broadcast_offset is not None:  # its number in a shared history stream
+            body["offset"] = channel.broadcast_offset
+        self._channel_send(channel, T.USER_MESSAGE, body)
 
     def presence_changed(self, channel: Channel, user_id: str, kind: str,
                          presence: PondPresence, *, local: bool) -> None:

@@ -24,7 +24,8 @@ async def apply_change(channel: Channel, source: str, m: dict[str, Any]) -> None
     replica = channel.replica
     if kind == T.USER_MESSAGE:
         await replica.message(m["event"], m.get("payload") or {}, m.get("requestId", ""),
-                              m.get("fromUserId", ""), m.get("recipientDescriptor"))
+                              m.get("fromUserId", ""), m.get("recipientDescriptor"),
+                              m.get("offset"))
     elif kind == T.PRESENCE_UPDATE:
         await replica.presence_changed(uid, source, m.get("presence") or {})
     elif kind == T.PRESENCE_REMOVED:

@@ -1,5 +1,6 @@
 """Multi-node deployments: :class:`RedisPubSub` (needs ``pip install "pondsocket[redis]"``)."""
 
+from .history import RedisHistoryStore
 from .redis_pubsub import RedisPubSub
 
-__all__ = ["RedisPubSub"]
+__all__ = ["RedisHistoryStore", "RedisPubSub"]

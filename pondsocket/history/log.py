@@ -22,6 +22,11 @@ class LobbyHistory:
         self.options = options or HistoryOptions()
         self.store: HistoryStore = store if store is not None else MemoryHistoryStore()
 
+    @property
+    def shared(self) -> bool:
+        """True when every node uses the same streams (see :class:`HistoryStore`)."""
+        return self.store.shared
+
     async def append(self, channel: str, event: str, payload: PondMessage,
                      recipients: RecipientSpec, request_id: str) -> int:
         if isinstance(recipients, AllUsers):

@@ -22,7 +22,12 @@ def new_epoch() -> str:
 
 
 class HistoryStore(Protocol):
-    """The storage a :class:`~pondsocket.history.LobbyHistory` uses."""
+    """The storage a :class:`~pondsocket.history.LobbyHistory` uses. ``shared`` is True when
+    every node of a cluster uses the same streams (Redis): the publishing node numbers a
+    broadcast and the others deliver it with that offset; False (in memory) when each node
+    numbers the broadcasts it sees in its own stream."""
+
+    shared: bool
 
     async def append(self, stream: str, event: str, payload: PondMessage, request_id: str,
                      to: str | list[str], sender: str, options: HistoryOptions) -> int:
@@ -56,6 +61,8 @@ class MemoryHistoryStore:
     Streams idle for longer than ``meta_ttl`` are dropped (checked as streams are used), so
     memory stays bounded by the channels in use.
     """
+
+    shared = False
 
     def __init__(self) -> None:
         self._streams: dict[str, _Stream] = {}

@@ -55,6 +55,7 @@ BEFORE_THE_LAYERS: dict[str, list[str]] = {
     ],
     "pondsocket.distributed": [
     "RedisPubSub",
+    "RedisHistoryStore",  # shared channel history (#16)
     ],
     "pondsocket.history": [  # recovery on rejoin (#16)
     "EPOCH_CHANGED", "FROM_THE_FUTURE", "TOO_MANY", "TOO_OLD", "HistoryOptions",

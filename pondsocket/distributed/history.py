@@ -1,0 +1,144 @@
+"""Channel history in Redis Streams, shared by every node (``pip install "pondsocket[redis]"``).
+
+Per channel, three keys with one hash tag (so a Redis Cluster keeps them together):
+
+* ``<prefix>:{<channel>}:epoch``: the stream's epoch, created with ``SET NX``. When it is gone
+  (a Redis restart without persistence, a flush, an eviction, ``meta_ttl`` of silence) the
+  next use creates a new one and drops what is left of the old stream, so clients that
+  knew the old epoch are told recovery failed;
+* ``<prefix>:{<channel>}:top``: the last offset, ``INCR`` ed by the node that publishes;
+* ``<prefix>:{<channel>}:log``: the Redis Stream of broadcasts (``XADD`` with ``MAXLEN`` for
+  the size and ``MINID`` for the age; the stream ids are Redis' own times).
+
+The append is one Lua script, so offsets are per channel across all nodes, gap-free and in
+the stream's order. Reads are ``XREVRANGE`` of the newest entries.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from ..positions import HistoryEntry, StreamPosition
+from ..types import PondMessage
+from .jump import shard_of
+
+if TYPE_CHECKING:
+    from ..history.options import HistoryOptions
+
+# KEYS: epoch, top, log. ARGV: a fresh epoch, meta_ttl ms.
+_ENSURE = """
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('SET', KEYS[1], epoch, 'PX', ARGV[2])
+  redis.call('DEL', KEYS[2], KEYS[3])
+end
+"""
+_POSITION = _ENSURE + """
+return {epoch, tonumber(redis.call('GET', KEYS[2]) or '0')}
+"""
+# ARGV: a fresh epoch, meta_ttl ms, size, ttl ms, the entry (JSON without its offset).
+_APPEND = _ENSURE + """
+local top = redis.call('INCR', KEYS[2])
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'o', top, 'e', ARGV[5])
+redis.call('XTRIM', KEYS[3], 'MINID', '~', tostring(ms - tonumber(ARGV[4])))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+return {epoch, top}
+"""
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+class RedisHistoryStore:
+    """A :class:`~pondsocket.history.HistoryStore` in Redis Streams, for a cluster: a client
+    that reconnects to another node recovers too.
+
+    Given several Redis clients, each channel's keys live on one, chosen by jump consistent
+    hashing of the channel name (every node must list the same servers in the same order).
+    ``prefix`` namespaces the keys (use one per application sharing a Redis).
+    """
+
+    shared = True
+
+    def __init__(self, redis_client: Redis | Sequence[Redis], *,
+                 prefix: str = "pondsocket:history") -> None:
+        clients = [redis_client] if isinstance(redis_client, Redis) else list(redis_client)
+        if not clients:
+            raise ValueError("RedisHistoryStore needs at least one Redis client")
+        self._clients = clients
+        self._prefix = prefix
+        self._append = [c.register_script(_APPEND) for c in clients]
+        self._position = [c.register_script(_POSITION) for c in clients]
+
+    def _where(self, stream: str) -> tuple[int, list[str]]:
+        shard = shard_of(stream, len(self._clients)) if len(self._clients) > 1 else 0
+        base = f"{self._prefix}:{{{stream}}}"
+        return shard, [f"{base}:epoch", f"{base}:top", f"{base}:log"]
+
+    @staticmethod
+    def _fresh_epoch() -> str:
+        return uuid.uuid4().hex[:16]
+
+    async def append(self, stream: str, event: str, payload: PondMessage, request_id: str,
+                     to: str | list[str], sender: str, options: HistoryOptions) -> int:
+        shard, keys = self._where(stream)
+        entry = _encode({"event": event, "payload": payload, "requestId": request_id,
+                         "to": to, "sender": sender, "time": time.time()})
+        _, top = await _once_more(self._append[shard], keys, [
+            self._fresh_epoch(), int(options.meta_ttl * 1000), options.size,
+            int(options.ttl * 1000), entry])
+        return int(top)
+
+    async def position(self, stream: str, options: HistoryOptions) -> StreamPosition:
+        shard, keys = self._where(stream)
+        epoch, top = await _once_more(self._position[shard], keys, [
+            self._fresh_epoch(), int(options.meta_ttl * 1000)])
+        return StreamPosition(epoch.decode() if isinstance(epoch, bytes) else str(epoch),
+                              int(top))
+
+    async def read(self, stream: str, after: int, limit: int,
+                   options: HistoryOptions) -> list[HistoryEntry]:
+        shard, keys = self._where(stream)
+        # The window is the newest ``size`` entries exactly (MAXLEN ~ may keep a few more).
+        raw = await self._clients[shard].xrevrange(keys[2], "+", "-", count=options.size)
+        oldest = time.time() - options.ttl
+        out: list[HistoryEntry] = []
+        for _, fields in reversed(raw or []):
+            if not fields:
+                continue
+            offset = int(fields.get(b"o") or fields.get("o") or 0)
+            if offset <= after:
+                continue
+            data = _decode(fields.get(b"e") or fields.get("e") or b"{}")
+            if data["time"] < oldest:
+                continue
+            out.append(HistoryEntry(offset, data["event"], data["payload"], data["requestId"],
+                                    data["to"], data["sender"], data["time"]))
+            if len(out) >= limit:
+                break
+        return out
+
+
+async def _once_more(script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
+    """Run ``script``, once more on a connection error: after a Redis restart the pool's
+    first connection is a dead one, and a join should not fail its recovery for that."""
+    try:
+        return await script(keys=keys, args=args)
+    except RedisConnectionError:
+        return await script(keys=keys, args=args)
+
+
+__all__ = ["RedisHistoryStore"]
