@@ -144,6 +144,18 @@ def merge_channel(answers: list[NodeAnswer]) -> dict[str, Any] | None:
     return merged
 
 
+def page_members(document: dict[str, Any] | None, offset: int,
+                 limit: int | None) -> dict[str, Any] | None:
+    """Cut a channel document's ``members`` to ``limit`` from ``offset`` (all with ``limit``
+    None); ``members_total`` counts them all."""
+    if document is None:
+        return None
+    members = document["members"]
+    end = None if limit is None else offset + limit
+    return {**document, "members": members[offset:end], "members_total": len(members),
+            "offset": offset, "limit": limit}
+
+
 def merge_connections(answers: list[NodeAnswer], sort: str = "age",
                       limit: int | None = None) -> dict[str, Any]:
     """Every node's connections, each with its ``"node"`` (``"local"`` for this node's),
@@ -160,5 +172,5 @@ def merge_connections(answers: list[NodeAnswer], sort: str = "age",
             "nodes": node_status(answers)}
 
 
-__all__ = ["NodeAnswer", "merge_channel", "merge_channels", "merge_connections",
+__all__ = ["NodeAnswer", "merge_channel", "merge_channels", "merge_connections", "page_members",
            "merge_endpoints", "merge_overview", "node_status"]

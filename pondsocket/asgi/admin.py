@@ -29,6 +29,7 @@ from ..admin.merge import (
     merge_endpoints,
     merge_overview,
     node_status,
+    page_members,
 )
 from ..admin.metrics import metrics_text
 from ..admin.options import AdminOptions
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # an adapter drives the core through the objects it is given
 
 MAX_LIMIT = 1_000_000
 _LIMIT = re.compile(r"[1-9][0-9]{0,5}|1000000", re.ASCII)
+_OFFSET = re.compile(r"0|[1-9][0-9]{0,15}", re.ASCII)
 _NUMBER = re.compile(r"0|[1-9][0-9]{0,15}", re.ASCII)
 _JSON = (b"content-type", b"application/json")
 _NO_STORE = (b"cache-control", b"no-store")
@@ -166,10 +168,7 @@ class AdminRoutes:
         elif head == "channels" and len(parts) >= 3 and parts[-1] == "history":
             await self._history(send, parts[1:-1], query)
         elif head == "channels":
-            endpoint = query.get("endpoint")
-            await self._document(send, "channel", query, {
-                "name": self._name(parts[1:], endpoint), "endpoint": endpoint,
-                "expose_assigns": self.options.expose_assigns})
+            await self._channel(send, parts[1:], query)
         elif parts == ["metrics"]:
             body = (await self._metrics(query)).encode()
             await send({"type": "http.response.start", "status": 200, "headers": [
@@ -180,6 +179,25 @@ class AdminRoutes:
             await self._events(query, scope, receive, send)
         else:
             await _error(send, 404, "unknown admin route")
+
+    async def _channel(self, send: Any, parts: list[str], query: dict[str, str]) -> None:
+        """``/channels/{name}?offset=K&limit=N``: the channel, its members paged (every
+        member without ``limit``; ``members_total`` counts them all)."""
+        raw_offset, raw_limit = query.get("offset"), query.get("limit")
+        offset = int(raw_offset) if raw_offset is not None and _OFFSET.fullmatch(raw_offset) \
+            else None
+        limit = int(raw_limit) if raw_limit is not None and _LIMIT.fullmatch(raw_limit) else None
+        if raw_offset is not None and offset is None:
+            await _error(send, 400, "offset must be a whole number (0 or more)")
+            return
+        if raw_limit is not None and limit is None:
+            await _error(send, 400, f"limit must be a whole number from 1 to {MAX_LIMIT}")
+            return
+        endpoint = query.get("endpoint")
+        await self._document(send, "channel", query, {
+            "name": self._name(parts, endpoint), "endpoint": endpoint,
+            "expose_assigns": self.options.expose_assigns},
+            lambda answers: page_members(merge_channel(answers), offset or 0, limit))
 
     async def _history(self, send: Any, parts: list[str], query: dict[str, str]) -> None:
         """``/channels/{name}/history?after=K&limit=N``: this node's view of the stream
