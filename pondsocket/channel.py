@@ -368,7 +368,7 @@ class Channel:
 
     async def _deliver(self, action: str, event_name: str, payload: PondMessage,
                        recipients: Iterable[Member], request_id: str | None = None,
-                       offset: int | None = None) -> int:
+                       offset: int | None = None, frame: Frame | None = None) -> int:
         """Send one event to ``recipients``; returns how many frames were queued.
 
         With no outgoing handler for the event the frame is encoded once and the same bytes
@@ -380,12 +380,17 @@ class Channel:
         outgoing = self._lobby.outgoing_route(event_name)
         count = 0
         if outgoing is None:
-            frame = encode_frame(action, event_name, self.name, request_id, payload)
             if offset is None:
+                frame = frame or encode_frame(action, event_name, self.name, request_id,
+                                              payload)
                 for member in recipients:
                     member.send(frame)
                     count += 1
             else:
+                # Each kind encoded once (the plain one by the caller, which checked the
+                # payload before storing it), the offset one only if some recipient takes it.
+                plain = frame or encode_frame(action, event_name, self.name, request_id,
+                                              payload)
                 tagged: Frame | None = None
                 for member in recipients:
                     if HISTORY in member.extensions:
@@ -394,7 +399,7 @@ class Channel:
                                                   payload, offset)
                         member.send(tagged, offset)
                     else:
-                        member.send(frame)
+                        member.send(plain)
                     count += 1
         else:
             for member in recipients:
@@ -442,11 +447,16 @@ class Channel:
         request_id = request_id or new_request_id()
         await self._feed.settle()  # presence changes made before it go first
         history = self._lobby.history
-        # The offset first: the frames of history clients carry it.
-        offset = (await history.append(self.name, event_name, payload, recipients, request_id)
-                  if history is not None else None)
+        offset = frame = None
+        if history is not None:
+            # Encoded first, so that a payload that cannot be sent is never stored; then the
+            # offset, which the frames of history clients carry.
+            frame = encode_frame(ServerActions.BROADCAST, event_name, self.name, request_id,
+                                 payload)
+            offset = await history.append(self.name, event_name, payload, recipients,
+                                          request_id)
         count = await self._deliver(ServerActions.BROADCAST, event_name, payload,
-                                    self._recipients(recipients), request_id, offset)
+                                    self._recipients(recipients), request_id, offset, frame)
         self.messages_broadcast += 1
         # Read by the cluster's broadcast_sent (synchronously next): peers deliver with it.
         self.broadcast_offset = offset

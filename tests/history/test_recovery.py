@@ -217,3 +217,14 @@ async def test_a_new_process_is_a_new_epoch(endpoint, lobby):
     got = await join(a, {"pond_recover": {"epoch": epoch, "offset": 0}})
     assert got[0]["payload"]["reason"] == "epoch changed"
     assert got[0]["payload"]["epoch"] == (await second.position(CHANNEL)).epoch != epoch
+
+
+async def test_a_payload_that_cannot_be_sent_is_never_stored(endpoint, history):
+    a = await connect(endpoint, "a")
+    await join(a)
+    channel = await endpoint.match_lobby(CHANNEL)[0].get_channel(CHANNEL)
+    with pytest.raises(TypeError):
+        await channel.broadcast("say", {"bad": object()})
+    await channel.broadcast("say", {"ok": 1})
+    assert [e.offset for e in await history.read(CHANNEL)] == [1]
+    assert [f["offset"] for f in await frames(a)] == [1]
