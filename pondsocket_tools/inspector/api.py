@@ -109,9 +109,12 @@ class AdminClient:
         """Every live channel with its counts, counters and rates."""
         return await self.get("/channels")
 
-    async def channel(self, name: str, endpoint: str | None = None) -> dict[str, Any]:
-        """Channel ``name`` (of ``endpoint`` when given) with its members."""
-        return await self.get(_channel_path(name), **_endpoint(endpoint))
+    async def channel(self, name: str, endpoint: str | None = None, *, offset: int = 0,
+                      limit: int | None = None) -> dict[str, Any]:
+        """Channel ``name`` (of ``endpoint`` when given) with its members: all of them, or
+        ``limit`` from ``offset`` (the document's ``members_total`` counts them all)."""
+        paging = {"offset": str(offset), "limit": str(limit)} if limit is not None else {}
+        return await self.get(_channel_path(name), **paging, **_endpoint(endpoint))
 
     async def history(self, name: str, endpoint: str | None = None, *, after: int = 0,
                       limit: int = 100) -> dict[str, Any]:

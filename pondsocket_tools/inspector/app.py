@@ -45,6 +45,8 @@ from .views import (
 
 #: The most channel documents fetched per poll to learn the names of connections.
 NAME_FETCHES_PER_POLL = 5
+#: Members fetched per poll for the channel view: a big channel is read a page at a time.
+MEMBER_PAGE = 200
 #: The filter target of the event tail (the tables' are their views' names).
 EVENTS = "events"
 
@@ -60,7 +62,8 @@ class AdminAPI(Protocol):
     async def overview(self) -> dict[str, Any]: ...
     async def endpoints(self) -> dict[str, Any]: ...
     async def channels(self) -> dict[str, Any]: ...
-    async def channel(self, name: str, endpoint: str | None = None) -> dict[str, Any]: ...
+    async def channel(self, name: str, endpoint: str | None = None, *, offset: int = ...,
+                      limit: int | None = ...) -> dict[str, Any]: ...
     async def connections(self, limit: int = ..., sort: str = ...) -> dict[str, Any]: ...
     async def evict(self, name: str, user_id: str, endpoint: str | None = None,
                     reason: str | None = None) -> dict[str, Any]: ...
@@ -111,6 +114,8 @@ class InspectorApp(App[None]):
         Binding("e", "evict", "Evict"),
         Binding("x", "close_channel", "Close"),
         Binding("r", "refresh_now", "Refresh"),
+        Binding("right_square_bracket", "member_page(1)", "Next members", show=False),
+        Binding("left_square_bracket", "member_page(-1)", "Previous members", show=False),
         Binding("question_mark", "help", "Help"),
     ]
 
@@ -128,6 +133,7 @@ class InspectorApp(App[None]):
         self.endpoint_docs: list[dict[str, Any]] = []
         self.channel_docs: dict[ChannelKey, dict[str, Any]] = {}
         self.selected: ChannelKey | None = None
+        self.member_offset = 0  # the first member shown of the selected channel
         self.channel_doc: dict[str, Any] | None = None
         self.connection_docs: list[dict[str, Any]] = []
         self.connection_sort = "age"  # the admin API's sort of the last connections asked
@@ -246,7 +252,12 @@ class InspectorApp(App[None]):
                                        for c in channels):
             return None
         try:
-            return await self.api.channel(selected[1], selected[0])
+            doc = await self.api.channel(selected[1], selected[0], offset=self.member_offset,
+                                         limit=MEMBER_PAGE)
+            if not doc.get("members") and self.member_offset:  # the channel shrank
+                self.member_offset = 0
+                doc = await self.api.channel(selected[1], selected[0], limit=MEMBER_PAGE)
+            return doc
         except AdminError as exc:
             if exc.status != 404 or isinstance(exc, AuthError):
                 raise
@@ -398,6 +409,7 @@ class InspectorApp(App[None]):
     def select_channel(self, endpoint: str, name: str) -> None:
         """Show channel ``name`` of ``endpoint`` (and follow it when following)."""
         self.selected = (endpoint, name)
+        self.member_offset = 0
         self.channel_doc = None
         self.query_one(ChannelView).set_title(f"{name}: loading...")
         if self.following and self.stream_channel != name:
@@ -558,6 +570,14 @@ class InspectorApp(App[None]):
     def action_clear_events(self) -> None:
         self.events.clear()
         self._render_events()
+
+    def action_member_page(self, step: int) -> None:
+        """Show the next (``step`` 1) or previous (-1) page of the channel's members."""
+        total = (self.channel_doc or {}).get("members_total", 0)
+        offset = self.member_offset + step * MEMBER_PAGE
+        if 0 <= offset < total and offset != self.member_offset:
+            self.member_offset = offset
+            self.action_refresh_now()
 
     def action_refresh_now(self) -> None:
         self.run_worker(self.refresh_data(), group="refresh")

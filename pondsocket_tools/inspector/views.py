@@ -175,8 +175,14 @@ class ChannelView(TableView):
             self.members = {}
             self.fill([])
             return
-        self.set_title(channel_title(doc))
+        title = channel_title(doc)
         members = doc.get("members", [])
+        total = doc.get("members_total", len(members))
+        if len(members) < total:  # a page of a big channel: ] and [ turn the pages
+            first = doc.get("offset", 0) + 1
+            title.append(f" · members {first}-{first + len(members) - 1} of {total} "
+                         "(] next, [ previous)", "yellow")
+        self.set_title(title)
         self.members = {m["user_id"]: m for m in members}
         self.fill(_member_row(m) for m in members)
 

@@ -287,9 +287,14 @@ class FakeAPI:
     async def channels(self) -> dict[str, Any]:
         return self._answer(CHANNELS)
 
-    async def channel(self, name: str, endpoint: str | None = None) -> dict[str, Any]:
+    async def channel(self, name: str, endpoint: str | None = None, *, offset: int = 0,
+                      limit: int | None = None) -> dict[str, Any]:
         self.channel_calls.append(name)
-        return self._answer(CHANNEL[name.rsplit("/", 1)[-1]])
+        doc = self._answer(CHANNEL[name.rsplit("/", 1)[-1]])
+        members = doc["members"]  # paged as the admin API pages them
+        end = None if limit is None else offset + limit
+        return {**doc, "members": members[offset:end], "members_total": len(members),
+                "offset": offset, "limit": limit}
 
     async def connections(self, limit: int = 500, sort: str = "age") -> dict[str, Any]:
         self.connection_sorts.append(sort)
