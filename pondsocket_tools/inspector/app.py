@@ -28,7 +28,7 @@ from textual.widgets import (
 )
 
 from .api import CONNECTION_LIMIT, AdminError, AuthError, UnreachableError, WritesDisabledError
-from .formatting import event_line, event_text, status_line, user_details
+from .formatting import event_line, event_text, history_details, status_line, user_details
 from .names import NameBook
 from .screens import ConfirmScreen, DetailsScreen, HelpScreen
 from .tables import TableView
@@ -47,6 +47,8 @@ from .views import (
 NAME_FETCHES_PER_POLL = 5
 #: Members fetched per poll for the channel view: a big channel is read a page at a time.
 MEMBER_PAGE = 200
+#: The most stored broadcasts the history details show (the latest).
+HISTORY_SHOWN = 20
 #: The filter target of the event tail (the tables' are their views' names).
 EVENTS = "events"
 
@@ -65,6 +67,8 @@ class AdminAPI(Protocol):
     async def channel(self, name: str, endpoint: str | None = None, *, offset: int = ...,
                       limit: int | None = ...) -> dict[str, Any]: ...
     async def connections(self, limit: int = ..., sort: str = ...) -> dict[str, Any]: ...
+    async def history(self, name: str, endpoint: str | None = None, *, after: int = 0,
+                      limit: int = 100) -> dict[str, Any]: ...
     async def evict(self, name: str, user_id: str, endpoint: str | None = None,
                     reason: str | None = None) -> dict[str, Any]: ...
     async def close_channel(self, name: str, endpoint: str | None = None,
@@ -113,6 +117,7 @@ class InspectorApp(App[None]):
         Binding("c", "clear_events", "Clear"),
         Binding("e", "evict", "Evict"),
         Binding("x", "close_channel", "Close"),
+        Binding("h", "history", "History", show=False),
         Binding("r", "refresh_now", "Refresh"),
         Binding("right_square_bracket", "member_page(1)", "Next members", show=False),
         Binding("left_square_bracket", "member_page(-1)", "Previous members", show=False),
@@ -602,6 +607,27 @@ class InspectorApp(App[None]):
         self._confirm(f"Evict [b]{who}[/b] from [b]{name}[/b]?",
                       lambda: self.api.evict(name, user_id, endpoint),
                       f"evicted {user_id} from {name}")
+
+    def action_history(self) -> None:
+        """Show the selected channel's recent history (a lobby with history)."""
+        if self.selected is None:
+            self.notify("select a channel first", severity="warning")
+            return
+        self.run_worker(self.show_history(*self.selected), group="details", exclusive=True)
+
+    async def show_history(self, endpoint: str, name: str) -> None:
+        """Open the last ``HISTORY_SHOWN`` stored broadcasts of channel ``name``."""
+        try:
+            doc = await self.api.history(name, endpoint, limit=1000)
+        except AdminError as exc:
+            reason = ("no history kept for this channel" if exc.status == 404
+                      else f"{exc.status} {exc.message}")
+            self.notify(f"history of {name}: {reason}", severity="warning")
+            return
+        except UnreachableError as exc:
+            self.notify(f"server unreachable: {exc}", severity="error")
+            return
+        self.push_screen(DetailsScreen(history_details(doc, HISTORY_SHOWN)))
 
     def action_close_channel(self) -> None:
         """Close the selected channel (its members are evicted), once confirmed."""

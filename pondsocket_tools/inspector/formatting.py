@@ -149,3 +149,18 @@ def user_details(user_id: str, name: str | None, node: str,
     where = f" in {channel}" if channel is not None else " (last seen)"
     lines.append((f"presence{where}", compact(presence)))
     return lines
+
+
+def history_details(doc: dict[str, Any], shown: int) -> list[tuple[str, str]]:
+    """A channel's history document (``/channels/{name}/history``) as ``(label, value)``
+    lines: the stream, then its latest ``shown`` broadcasts, oldest first."""
+    entries = doc.get("entries") or []
+    lines = [("channel", str(doc.get("channel"))), ("epoch", str(doc.get("epoch"))),
+             ("offset", str(doc.get("offset"))),
+             ("stored", f"{len(entries)} (the latest {min(shown, len(entries))} below)")]
+    for entry in entries[-shown:]:
+        body = (json.dumps(entry["payload"], separators=(",", ":"), ensure_ascii=False)
+                if "payload" in entry else "(payload not exposed)")
+        lines.append((f"#{entry.get('offset')}",
+                      f"{clock(entry.get('time'))} {entry.get('event')} {body}"))
+    return lines

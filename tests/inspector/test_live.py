@@ -281,3 +281,20 @@ async def test_member_details_show_its_connection(demo, clients) -> None:
         assert shown["endpoint"] == "/api/socket (websocket)"
         assert int(shown["frames sent"]) > 0 and shown["dropped"] == "0"
         assert "name=ada" in shown["presence in /chat/details"]
+
+
+async def test_h_shows_the_selected_channels_recent_history(demo, clients) -> None:
+    app = make_app(demo)
+    async with app.run_test(size=SIZE) as pilot:
+        ada = await clients(demo, "ada")
+        chat = await ada.join("/chat/history")
+        inbox = chat.messages("message")
+        for text in ("one", "two"):
+            await chat.send("message", {"text": text})
+            await inbox.get(5.0)  # stored once it came back
+        await select(pilot, app, "/chat/history")
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), what="history")
+        shown = dict(app.screen.lines)
+        assert shown["channel"] == "/chat/history" and shown["offset"] == "2"
+        assert '"text":"one"' in shown["#1"] and '"text":"two"' in shown["#2"]
