@@ -1,6 +1,7 @@
 """The application the multi-process cluster tests serve.
 
-``uvicorn tests.cluster.app:app`` with ``REDIS_URL`` (required), ``NODE_ID``,
+``uvicorn tests.cluster.app:app`` with ``REDIS_URL`` (required; several, comma-separated, are
+shards of one ``RedisPubSub``), ``NODE_ID``,
 ``HEARTBEAT_INTERVAL``, ``HEARTBEAT_TIMEOUT``, ``CLUSTER_SECRET``, ``ADMIN_TOKEN`` (the
 admin API with write actions, under ``/_pond/admin``) and ``REDIS_HEALTH_CHECK_INTERVAL``
 (seconds, or ``off``) in the environment.
@@ -51,7 +52,8 @@ async def on_kick(ctx: EventContext) -> None:
 def build() -> PondSocket:
     env = os.environ
     health = env.get("REDIS_HEALTH_CHECK_INTERVAL", "1")
-    pubsub = RedisPubSub(Redis.from_url(env["REDIS_URL"]), owns_client=True,
+    clients = [Redis.from_url(url) for url in env["REDIS_URL"].split(",")]
+    pubsub = RedisPubSub(clients, owns_client=True,
                          health_check_interval=None if health == "off" else float(health))
     # HEARTBEAT_*=default leaves an option at the library's default.
     heartbeat = {name: float(value) for name, env_name, fallback in (

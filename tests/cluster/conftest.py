@@ -57,14 +57,44 @@ def redis_server() -> Iterator[RedisServer]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def spare_redis() -> Iterator[list[RedisServer]]:
+    """Two more redis-servers (started once per session): shards 1 and 2 of a layout."""
+    servers = [RedisServer(), RedisServer()]
+    for server in servers:
+        server.start()
+    yield servers
+    for server in servers:
+        server.stop()
+
+
 @pytest.fixture
-async def spawn_nodes(redis_server: RedisServer) -> AsyncIterator[Callable[..., Any]]:
-    """``await spawn_nodes(count, **env)``: uvicorn processes of tests.cluster.app, ready."""
+def redis_layout() -> str:
+    """``single``: the nodes use ``redis_server`` alone; ``sharded``: ``redis_server`` is
+    shard 0 (the node-wide topics) of three (a module overrides this fixture to choose)."""
+    return "single"
+
+
+@pytest.fixture
+def shard_urls(redis_layout: str, request: pytest.FixtureRequest) -> list[str | None]:
+    """The Redis URLs of the layout, None standing for ``redis_server`` (or its proxy)."""
+    if redis_layout == "single":
+        return [None]
+    spare = request.getfixturevalue("spare_redis")
+    return [None, *(server.url for server in spare)]
+
+
+@pytest.fixture
+async def spawn_nodes(redis_server: RedisServer, shard_urls: list[str | None]
+                      ) -> AsyncIterator[Callable[..., Any]]:
+    """``await spawn_nodes(count, **env)``: uvicorn processes of tests.cluster.app, ready.
+    ``redis_urls`` (one per node) replaces ``redis_server`` in the layout (a proxy, say)."""
     started: list[NodeProcess] = []
 
     async def spawn(count: int, redis_urls: list[str] | None = None,
                     **env: Any) -> list[NodeProcess]:
-        urls = redis_urls or [redis_server.url] * count
+        urls = [",".join(url if shard is None else shard for shard in shard_urls)
+                for url in redis_urls or [redis_server.url] * count]
         nodes = [NodeProcess(f"node{len(started) + i + 1}", urls[i], env)
                  for i in range(count)]
         started.extend(nodes)
@@ -113,9 +143,10 @@ async def redis_proxy(redis_server: RedisServer) -> AsyncIterator[Callable[[], A
 
 
 @pytest.fixture
-async def redis_spy(redis_server: RedisServer) -> AsyncIterator[RedisSpy]:
-    """A :class:`RedisSpy` on the test's Redis, subscribed before the test starts."""
-    spy = RedisSpy(redis_server.url)
+async def redis_spy(redis_server: RedisServer, shard_urls: list[str | None]
+                    ) -> AsyncIterator[RedisSpy]:
+    """A :class:`RedisSpy` on every Redis of the layout, subscribed before the test starts."""
+    spy = RedisSpy([redis_server.url if shard is None else shard for shard in shard_urls])
     await spy.start()
     yield spy
     await spy.stop()

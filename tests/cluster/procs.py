@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.cluster.frames import FrameWaits, brief, names
@@ -314,23 +315,25 @@ class RedisSpy:
     they do (give or take scheduling).
     """
 
-    def __init__(self, url: str, pattern: str = "pondsocket:v1:default:*") -> None:
-        self.url = url
+    def __init__(self, urls: str | list[str], pattern: str = "pondsocket:v1:default:*"
+                 ) -> None:
+        self.urls = [urls] if isinstance(urls, str) else urls  # every shard
         self.pattern = pattern
         self.last_heard: dict[str, float] = {}
         self._waiters: list[tuple[Callable[[dict[str, Any]], bool], asyncio.Future[None]]] = []
-        self._redis: Any = None
-        self._reader: asyncio.Task[None] | None = None
+        self._clients: list[Any] = []
+        self._readers: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        from redis.asyncio import Redis
-
-        self._redis = Redis.from_url(self.url)
-        pubsub = self._redis.pubsub()
-        await pubsub.psubscribe(self.pattern)
-        subscribed = asyncio.get_running_loop().create_future()
-        self._reader = asyncio.get_running_loop().create_task(self._read(pubsub, subscribed))
-        await asyncio.wait_for(subscribed, WAIT)
+        loop = asyncio.get_running_loop()
+        for url in self.urls:
+            client = Redis.from_url(url)
+            self._clients.append(client)
+            pubsub = client.pubsub()
+            await pubsub.psubscribe(self.pattern)
+            subscribed = loop.create_future()
+            self._readers.append(loop.create_task(self._read(pubsub, subscribed)))
+            await asyncio.wait_for(subscribed, WAIT)
 
     async def _read(self, pubsub: Any, subscribed: asyncio.Future[None]) -> None:
         async with pubsub:
@@ -363,8 +366,8 @@ class RedisSpy:
             self._waiters.remove(entry)
 
     async def stop(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
-        if self._redis is not None:
-            await self._redis.aclose()
+        for reader in self._readers:
+            reader.cancel()
+        await asyncio.gather(*self._readers, return_exceptions=True)
+        for client in self._clients:
+            await client.aclose()
