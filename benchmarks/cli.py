@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from . import settings
+from . import cluster, settings
 from .processes import specs
 from .report import print_table
 from .rounds import run
@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-cluster", action="store_true",
                         help="skip the 2-node + Redis fan-out row")
     parser.add_argument("--scenario", action="append",
-                        help="run only scenarios whose name contains this (repeatable)")
+                        help="run only scenarios whose name contains this (repeatable); "
+                             "'cluster' runs the cluster scale-out table")
     parser.add_argument("--server", action="append",
                         help="run only servers whose name contains this (repeatable); the "
                              "ceiling always runs: every ratio needs it")
@@ -94,6 +95,11 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     """Parse ``argv``, run every round, print the table and the run's duration."""
     args = resolve(build_parser().parse_args(argv))
+    if args.scenario and "cluster" in args.scenario:  # its own table (benchmarks/cluster.py)
+        cluster.main(args.rounds)
+        args.scenario = [s for s in args.scenario if s != "cluster"]
+        if not args.scenario:
+            return
     servers = specs(include_upstream=not args.no_upstream, include_cluster=not args.no_cluster)
     ceiling_name = servers[0].name
     if args.server:  # the ceiling stays: every ratio needs it

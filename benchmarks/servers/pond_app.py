@@ -40,7 +40,8 @@ def _pubsub():
 
     from pondsocket.distributed import RedisPubSub
 
-    return RedisPubSub(Redis.from_url(url), owns_client=True)
+    # several comma-separated URLs: shards
+    return RedisPubSub([Redis.from_url(u) for u in url.split(",")], owns_client=True)
 
 
 pond = PondSocket(pubsub=_pubsub())
