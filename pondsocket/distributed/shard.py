@@ -1,6 +1,8 @@
 """One Redis server's part of a :class:`~pondsocket.distributed.RedisPubSub`.
 
-A shard holds one Redis client and one subscribing connection. Subscriptions are asked for
+A shard holds one Redis client and one subscribing connection (with ``sharded``, to one
+master of a Redis Cluster, through sharded pub/sub: ``SSUBSCRIBE``/``SPUBLISH``, one
+command per hash slot). Subscriptions are asked for
 one topic at a time but sent in batches (``SUBSCRIBE`` with up to :data:`BATCH` topics per
 command, as Centrifugo does), and each ``subscribe`` returns once Redis has confirmed it.
 One reader task waits for messages (no polling). When the connection comes back after an
@@ -17,6 +19,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -29,9 +33,11 @@ BATCH = 512
 #: A link silent for this many health-check intervals is taken for stalled.
 SILENT_INTERVALS = 3
 LINK_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+CONFIRMATIONS = {"subscribe": "c", "psubscribe": "p", "ssubscribe": "s"}
 _GLOB_SPECIALS = "\\*?[]^"
 
-# A subscription: ("c", topic) for SUBSCRIBE, ("p", glob) for PSUBSCRIBE.
+# A subscription: ("c", topic) for SUBSCRIBE, ("p", glob) for PSUBSCRIBE, ("s", topic) for
+# SSUBSCRIBE.
 Key = tuple[str, str]
 
 
@@ -42,17 +48,49 @@ def to_glob(pattern: str) -> str:
     return escaped + "*" if pattern.endswith("*") else escaped
 
 
-def key_of(pattern: str) -> Key:
-    """The subscription of ``pattern``: a pattern one when it ends with ``*``."""
+def key_of(pattern: str, sharded: bool = False) -> Key:
+    """The subscription of ``pattern``: a pattern one when it ends with ``*``; with
+    ``sharded``, a shard channel (sharded pub/sub has no patterns: ``ValueError``)."""
+    if sharded:
+        if pattern.endswith("*"):
+            raise ValueError(f"Redis Cluster sharded pub/sub has no patterns: {pattern!r}")
+        return ("s", pattern)
     return ("p", to_glob(pattern)) if pattern.endswith("*") else ("c", pattern)
+
+
+def slot_of(name: str | bytes) -> int:
+    """The Redis Cluster hash slot of a channel name."""
+    return key_slot(name.encode() if isinstance(name, str) else name)
+
+
+def same_slot(keys: list[Key]) -> list[Key]:
+    """The first of ``keys`` and those after it in the same hash slot (at most BATCH):
+    one SSUBSCRIBE may name channels of one slot only."""
+    if not keys:
+        return []
+    slot = slot_of(keys[0][1])
+    return [k for k in keys if slot_of(k[1]) == slot][:BATCH]
+
+
+class SlotPubSub(PubSub):
+    """redis-py's pub/sub connection, re-subscribing its shard channels one hash slot at a
+    time after a reconnect (one SSUBSCRIBE may name the channels of one slot only)."""
+
+    async def _resubscribe_shard_channels(self) -> None:
+        groups: dict[int, list[Any]] = {}
+        for name in list(self.shard_channels):
+            groups.setdefault(slot_of(name), []).append(name)
+        for names in groups.values():
+            await self.execute_command("SSUBSCRIBE", *names)
 
 
 class RedisShard:
     """The subscriptions and publishing of one Redis client (see the module docstring)."""
 
     def __init__(self, client: Redis, *, max_backoff: float, interval: float | None,
-                 on_reconnect: Callable[[], Awaitable[None]]) -> None:
+                 on_reconnect: Callable[[], Awaitable[None]], sharded: bool = False) -> None:
         self.client = client
+        self.sharded = sharded
         self._max_backoff = max_backoff
         self._interval = interval
         self._on_reconnect = on_reconnect
@@ -84,7 +122,7 @@ class RedisShard:
     async def subscribe(self, pattern: str, handler: PubSubHandler) -> None:
         """Subscribe to ``pattern`` (batched with others) and return once Redis confirmed it
         (waits while Redis is down)."""
-        key = key_of(pattern)
+        key = key_of(pattern, self.sharded)
         self._handlers[key] = (pattern, handler)
         self._to_unsub.pop(key, None)
         if key in self._confirmed:
@@ -99,7 +137,7 @@ class RedisShard:
     def unsubscribe(self, pattern: str) -> None:
         """Stop delivering ``pattern``'s messages now; the UNSUBSCRIBE goes with the next
         batch."""
-        key = key_of(pattern)
+        key = key_of(pattern, self.sharded)
         if self._handlers.pop(key, None) is None:
             return
         self._to_sub.pop(key, None)
@@ -145,17 +183,22 @@ class RedisShard:
     async def _flush_once(self) -> None:
         """Send one batch of unsubscriptions, then one of subscriptions, per kind."""
         if self._pubsub is None:
-            self._pubsub = self.client.pubsub()
+            self._pubsub = SlotPubSub(self.client.connection_pool)
         for kind, sub, unsub in (("c", "subscribe", "unsubscribe"),
-                                 ("p", "psubscribe", "punsubscribe")):
-            gone = [k for k in self._to_unsub if k[0] == kind][:BATCH]
+                                 ("p", "psubscribe", "punsubscribe"),
+                                 ("s", "ssubscribe", "sunsubscribe")):
+            if kind == "s":
+                gone = same_slot([k for k in self._to_unsub if k[0] == kind])
+                new = same_slot([k for k in self._to_sub if k[0] == kind])
+            else:
+                gone = [k for k in self._to_unsub if k[0] == kind][:BATCH]
+                new = [k for k in self._to_sub if k[0] == kind][:BATCH]
             if gone:
                 await getattr(self._pubsub, unsub)(*[name for _, name in gone])
                 for key in gone:
                     self._to_unsub.pop(key, None)
                     self._sent.discard(key)
                     self._confirmed.discard(key)
-            new = [k for k in self._to_sub if k[0] == kind][:BATCH]
             if new:
                 await getattr(self._pubsub, sub)(*[name for _, name in new])
                 for key in new:
@@ -163,6 +206,7 @@ class RedisShard:
                     self._sent.add(key)
         if self._reader is None:
             self._reader = asyncio.get_running_loop().create_task(self._read())
+
 
     def _resolve(self, key: Key) -> None:
         for waiter in self._waiters.pop(key, []):
@@ -190,7 +234,7 @@ class RedisShard:
             if message is not None:
                 heard = now
                 await self._dispatch(message)
-            if self._interval is None or not self._pubsub.subscribed:
+            if self._interval is None or not self._sent:
                 heard = now
                 continue
             if now - heard > self._interval * SILENT_INTERVALS:
@@ -198,14 +242,18 @@ class RedisShard:
                 heard = now
             elif now - pinged >= self._interval and self.connected:
                 pinged = now
-                # The pong comes back as a message; a failure shows at the next read.
-                with contextlib.suppress(*LINK_ERRORS):
-                    await self._pubsub.ping()
+                # The pong comes back as a message. Bounded: redis-py retries a refused
+                # connection with backoff, which would hold the reader for seconds.
+                try:
+                    async with asyncio.timeout(self._interval):
+                        await self._pubsub.ping()
+                except (*LINK_ERRORS, TimeoutError):
+                    self._lost()
 
     async def _next_message(self) -> Any:
         """The next message, or None after ``health_check_interval`` without one."""
-        if not self._pubsub.subscribed:
-            await asyncio.sleep(self._interval or 0.5)  # redis-py reads nothing then
+        if not self._sent:
+            await asyncio.sleep(self._interval or 0.5)  # nothing to read
             return None
         if self._interval is None:
             return await self._pubsub.get_message(ignore_subscribe_messages=False,
@@ -224,10 +272,11 @@ class RedisShard:
             entry = self._handlers.get(("c", _text(message["channel"])))
         elif kind == "pmessage":
             entry = self._handlers.get(("p", _text(message["pattern"])))
+        elif kind == "smessage":
+            entry = self._handlers.get(("s", _text(message["channel"])))
         else:
-            if kind in ("subscribe", "psubscribe"):
-                await self._confirmed_one((kind[0] if kind == "psubscribe" else "c",
-                                           _text(message["channel"])))
+            if kind in CONFIRMATIONS:
+                await self._confirmed_one((CONFIRMATIONS[kind], _text(message["channel"])))
             return
         if entry is not None:
             try:
@@ -252,6 +301,9 @@ class RedisShard:
             self._reconfirming.discard(key)
             return
         self._reconfirming = self._confirmed - {key}
+        await self._resubscribed()
+
+    async def _resubscribed(self) -> None:
         self.reconnects += 1
         log.info("redis subscription re-established (%d subscriptions)", len(self._confirmed))
         try:
@@ -277,14 +329,15 @@ class RedisShard:
     # -- publishing ------------------------------------------------------------------------
 
     async def publish(self, topic: str, data: bytes) -> None:
+        send = self.client.spublish if self.sharded else self.client.publish
         if self._interval is None:
-            await self.client.publish(topic, data)
+            await send(topic, data)
             return
         limit = self._interval * SILENT_INTERVALS
         try:
             # On timeout redis-py drops the connection: the retry gets a new one.
             async with asyncio.timeout(limit):
-                await self.client.publish(topic, data)
+                await send(topic, data)
         except TimeoutError:
             raise RedisTimeoutError(f"no answer from Redis to PUBLISH within {limit:g}s"
                                     ) from None
@@ -294,5 +347,6 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-__all__ = ["BATCH", "LINK_ERRORS", "SILENT_INTERVALS", "Key", "RedisShard", "key_of",
-           "to_glob"]
+__all__ = ["BATCH", "CONFIRMATIONS", "LINK_ERRORS", "SILENT_INTERVALS", "Key", "RedisShard",
+           "SlotPubSub",
+           "key_of", "same_slot", "slot_of", "to_glob"]

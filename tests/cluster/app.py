@@ -1,7 +1,7 @@
 """The application the multi-process cluster tests serve.
 
 ``uvicorn tests.cluster.app:app`` with ``REDIS_URL`` (required; several, comma-separated, are
-shards of one ``RedisPubSub``), ``NODE_ID``,
+shards of one ``RedisPubSub``; with ``REDIS_CLUSTER=1`` it is a Redis Cluster node), ``NODE_ID``,
 ``HEARTBEAT_INTERVAL``, ``HEARTBEAT_TIMEOUT``, ``CLUSTER_SECRET``, ``ADMIN_TOKEN`` (the
 admin API with write actions, under ``/_pond/admin``) and ``REDIS_HEALTH_CHECK_INTERVAL``
 (seconds, or ``off``) in the environment.
@@ -15,6 +15,7 @@ import logging
 import os
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from pondsocket import (
     AdminOptions,
@@ -52,7 +53,10 @@ async def on_kick(ctx: EventContext) -> None:
 def build() -> PondSocket:
     env = os.environ
     health = env.get("REDIS_HEALTH_CHECK_INTERVAL", "1")
-    clients = [Redis.from_url(url) for url in env["REDIS_URL"].split(",")]
+    if env.get("REDIS_CLUSTER") == "1":
+        clients: RedisCluster | list[Redis] = RedisCluster.from_url(env["REDIS_URL"])
+    else:
+        clients = [Redis.from_url(url) for url in env["REDIS_URL"].split(",")]
     pubsub = RedisPubSub(clients, owns_client=True,
                          health_check_interval=None if health == "off" else float(health))
     # HEARTBEAT_*=default leaves an option at the library's default.

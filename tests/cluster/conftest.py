@@ -19,7 +19,14 @@ import pytest
 
 from pondsocket import LocalBus, LocalPubSub
 from tests.cluster.inproc import Node
-from tests.cluster.procs import NodeProcess, RedisServer, RedisSpy, TcpProxy, WSClient
+from tests.cluster.procs import (
+    NodeProcess,
+    RedisClusterServers,
+    RedisServer,
+    RedisSpy,
+    TcpProxy,
+    WSClient,
+)
 
 
 @pytest.fixture
@@ -66,6 +73,19 @@ def spare_redis() -> Iterator[list[RedisServer]]:
     yield servers
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterServers]:
+    """A three-master Redis Cluster (started once per session)."""
+    servers = RedisClusterServers()
+    try:
+        servers.start()
+    except BaseException:
+        servers.stop()
+        raise
+    yield servers
+    servers.stop()
 
 
 @pytest.fixture

@@ -11,7 +11,10 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -371,3 +374,68 @@ class RedisSpy:
         await asyncio.gather(*self._readers, return_exceptions=True)
         for client in self._clients:
             await client.aclose()
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is free too."""
+    for _ in range(200):
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
+class RedisClusterServers:
+    """A three-master Redis Cluster (no replicas) on 127.0.0.1, in a temporary directory:
+    ``redis-server --cluster-enabled yes`` three times, ``redis-cli --cluster create``, then
+    a bounded wait for ``cluster_state:ok`` on every node. A master restarted in place keeps
+    its node id and slots (its nodes.conf stays)."""
+
+    def __init__(self, masters: int = 3) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="pond-redis-cluster-"))
+        self.servers = [
+            ServerProcess(["redis-server", "--port", "{port}", "--bind", "127.0.0.1",
+                           "--cluster-enabled", "yes", "--cluster-config-file",
+                           f"nodes-{i}.conf", "--dir", str(self.dir), "--save", "",
+                           "--appendonly", "no"], port=_cluster_port(),
+                          what=f"redis cluster node {i}", start_timeout=START_TIMEOUT)
+            for i in range(masters)]
+
+    @property
+    def ports(self) -> list[int]:
+        return [server.port for server in self.servers]
+
+    @property
+    def url(self) -> str:
+        """A start-up node's URL (the client learns the others from it)."""
+        return f"redis://127.0.0.1:{self.ports[0]}/0"
+
+    def start(self) -> None:
+        for server in self.servers:
+            server.start()
+        subprocess.run(["redis-cli", "--cluster", "create",
+                        *(f"127.0.0.1:{port}" for port in self.ports),
+                        "--cluster-replicas", "0", "--cluster-yes"],
+                       check=True, capture_output=True, timeout=60)
+        self.wait_ok()
+
+    def wait_ok(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        for port in self.ports:
+            while "cluster_state:ok" not in subprocess.run(
+                    ["redis-cli", "-p", str(port), "cluster", "info"], capture_output=True,
+                    text=True, timeout=10).stdout:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Redis Cluster not ok within {timeout}s")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
