@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import uvicorn
-from uvicorn.supervisors import Multiprocess
 
 from pondsocket import AdminOptions, PondSocket
 from pondsocket.asgi.redact import redacting_log_config
@@ -269,13 +268,12 @@ def run_workers(workers: int, settings: dict[str, Any]) -> None:
     :data:`WORKER_GRACEFUL_SHUTDOWN` seconds for SSE streams, then the app's lifespan
     shutdown closes the PondSocket (its cluster node leaves at once)."""
     settings = {"timeout_graceful_shutdown": WORKER_GRACEFUL_SHUTDOWN, **settings}
-    config = uvicorn.Config("pondsocket_tools.serve:_child_app", factory=True,
-                            workers=workers, **settings)
-    try:
-        sock = config.bind_socket()  # logs why and exits 1 when the port is taken
-    except SystemExit:
-        sys.exit(3)
-    Multiprocess(config, sockets=[sock]).run()
+    try:  # uvicorn.run binds the socket and runs its supervisor (whatever uvicorn's version)
+        uvicorn.run("pondsocket_tools.serve:_child_app", factory=True, workers=workers,
+                    **settings)
+    except SystemExit as stop:
+        # it logs why and exits 1 when the port cannot be bound: pondctl's status for that is 3
+        sys.exit(3 if stop.code == 1 else stop.code)
 
 
 def _child_app() -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -181,3 +182,13 @@ def test_redis_needs_a_pondsocket_target(app_dir: Path) -> None:
     result = pondctl(app_dir, "app:app", "--redis", "redis://127.0.0.1:1")
     assert result.returncode == 2
     assert "--redis gives a PondSocket a pub/sub" in " ".join(result.stderr.split())
+
+
+def test_workers_on_a_taken_port_exit_3(app_dir: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = pondctl(app_dir, "app:pond", "--port", str(port), "--workers", "2",
+                         "--redis", "redis://127.0.0.1:1")
+    assert result.returncode == 3, result.stderr
