@@ -21,7 +21,7 @@ from .errors import PondError, conflict, not_found, unavailable
 from .extensions import HISTORY
 from .middleware import MiddlewareFn, run_chain
 from .positions import Recovery, StreamPosition
-from .presence import PRESENCE_BATCH, PresenceFeed
+from .presence import PresenceFeed, frames_per_turn
 from .transport.base import BaseTransport, Transport, deliver
 from .types import (
     AllExceptSender,
@@ -556,16 +556,17 @@ class Channel:
 
     async def send_presence(self, event_name: str, payload: PondMessage,
                             recipients: list[Member], *, transformable: bool = True) -> int:
-        """Queue one ``PRESENCE`` frame to ``recipients``, :data:`PRESENCE_BATCH` recipients
-        per loop turn. Encoded once unless an outgoing handler applies (only to upstream
-        frames: ``transformable``)."""
+        """Queue one ``PRESENCE`` frame to ``recipients``, a bounded number per loop turn
+        (:func:`~pondsocket.presence.frames_per_turn`). Encoded once unless an outgoing
+        handler applies (only to upstream frames: ``transformable``)."""
         if transformable and self._lobby.outgoing_route(event_name) is not None:
             return await self._deliver(ServerActions.PRESENCE, event_name, payload, recipients)
         frame = encode_frame(ServerActions.PRESENCE, event_name, self.name, new_request_id(),
                              payload)
+        per_turn = frames_per_turn(len(frame))
         for count, member in enumerate(recipients, 1):
             member.send(frame)
-            if count % PRESENCE_BATCH == 0:
+            if count % per_turn == 0:
                 await asyncio.sleep(0)
         self.frames_delivered += len(recipients)
         return len(recipients)

@@ -38,6 +38,13 @@ DIFF = "DIFF"
 
 #: Presence frames queued per loop turn: a big room's presence never holds up other channels.
 PRESENCE_BATCH = 128
+#: ... and at most about this many bytes of them (a STATE of 5,000 members is ~350 KB).
+PRESENCE_TURN_BYTES = 1 << 20
+
+
+def frames_per_turn(frame_size: int) -> int:
+    """How many presence frames of ``frame_size`` bytes are queued per loop turn."""
+    return max(1, min(PRESENCE_BATCH, PRESENCE_TURN_BYTES // max(1, frame_size)))
 
 _PRESENCE_EVENTS = (PresenceEventTypes.JOIN, PresenceEventTypes.UPDATE, PresenceEventTypes.LEAVE)
 
@@ -213,13 +220,15 @@ class PresenceFeed:
         state = encode_json({keys[uid]: presence for uid, presence in channel.presence.items()
                              if uid in keys})
         raw = msgspec.Raw(state)
+        per_turn = frames_per_turn(len(state))
         for count, member in enumerate(fresh, 1):
             member.send(encode_frame(ServerActions.PRESENCE, STATE, channel.name,
                                      new_request_id(),
                                      {"self": keys.get(member.user_id), "state": raw}))
-            if count % PRESENCE_BATCH == 0:
+            if count % per_turn == 0:
                 await asyncio.sleep(0)
         channel.frames_delivered += len(fresh)
 
 
-__all__ = ["DIFF", "PRESENCE_BATCH", "STATE", "PresenceFeed"]
+__all__ = ["DIFF", "PRESENCE_BATCH", "PRESENCE_TURN_BYTES", "STATE", "PresenceFeed",
+           "frames_per_turn"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pondsocket import IncomingConnection, Options
+from pondsocket.presence import PRESENCE_TURN_BYTES
+from pondsocket.transport.base import BaseTransport
 from pondsocket.transport.memory import InMemoryTransport
 from tests.core.helpers import accept_and_track, accept_connection, event_msg, frames, join
 
@@ -124,3 +127,31 @@ async def test_outgoing_presence_handlers_turn_diffs_off(make_pond):
     alice = await diff_client(endpoint, "alice")
     assert presence(await join(alice, "/room/1")) == [
         ("JOIN", {"presence": [{"name": "alice"}], "changed": {"name": "?"}})]
+
+
+async def test_big_states_yield_to_other_channels_by_size(make_pond):
+    """STATEs of a big presence are queued about 1 MiB per loop turn, not 128 at once."""
+    pond = make_pond(Options(presence_coalesce_window=60, max_presence_size=0,
+                             send_channel_buffer=64))
+    endpoint = pond.create_endpoint("/socket", accept_connection)
+
+    async def big(ctx) -> None:
+        await ctx.accept()
+        await ctx.track({"blob": "x" * (PRESENCE_TURN_BYTES // 4)})
+
+    lobby = endpoint.create_channel("/room/:id", big)
+    users = [await diff_client(endpoint, f"u{i}") for i in range(8)]
+    for user in users:
+        await join(user, "/room/1")
+    channel = await lobby.get_channel("/room/1")
+    before = BaseTransport.frames_queued_total
+    ran_during: list[int] = []
+
+    async def bystander() -> None:
+        ran_during.append(BaseTransport.frames_queued_total - before)
+
+    await asyncio.gather(channel.flush_presence(), bystander())
+    assert ran_during == [1]  # each 2 MiB STATE is a loop turn of its own
+    for user in users:
+        ((event, state),) = presence(await frames(user))
+        assert event == "STATE" and len(state["state"]) == 8
