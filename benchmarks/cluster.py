@@ -4,14 +4,15 @@ Rooms workload: every busy node serves ``ROOMS`` rooms of ``MEMBERS`` members, a
 connected to it, and one member of each room publishes (``RATE`` broadcasts a second per
 node in all), so a node serves its own rooms only. Configurations: 1, 2 and 4 busy nodes
 over 1 and 2 Redis shards, plus "A busy, B quiet": node B holds only one quiet room (no
-traffic), which shows what a node spends on channels it does not serve.
+traffic), which shows what a node spends on channels it does not serve; the last two
+run over a three-master Redis Cluster (sharded pub/sub).
 
 Per node it prints CPU per delivered message (node CPU time in the window over the
 broadcast frames its clients received) and its CPU share; per configuration the Redis
-messages in (``PUBLISH`` calls, from ``INFO commandstats``) and bytes out (``INFO stats``
-``total_net_output_bytes``) per second, summed over the shards, and the Redis servers' CPU
-per ``PUBLISH`` (each delivered to one subscriber here). Each figure is the median
-of ``--rounds`` interleaved rounds (configurations rotated per round) with its min-max.
+messages in (``PUBLISH`` and ``SPUBLISH`` calls, from ``INFO commandstats``) and bytes out
+(``INFO stats`` ``total_net_output_bytes``) per second, summed over the shards, and the
+Redis servers' CPU per ``PUBLISH`` (each delivered to one subscriber here). Each figure is
+the median of ``--rounds`` interleaved rounds (configurations rotated per round) with its min-max.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -48,15 +51,19 @@ class Config:
     busy: int
     quiet: int
     shards: int
+    redis_cluster: bool = False  # the shards are the masters of one Redis Cluster
 
     @property
     def label(self) -> str:
         quiet = f" + {self.quiet} quiet" if self.quiet else ""
-        return f"{self.busy} busy{quiet} node(s), {self.shards} shard(s)"
+        redis = (f"a {self.shards}-master Redis Cluster" if self.redis_cluster
+                 else f"{self.shards} shard(s)")
+        return f"{self.busy} busy{quiet} node(s), {redis}"
 
 
 CONFIGS = [Config(1, 0, 1), Config(2, 0, 1), Config(4, 0, 1), Config(1, 1, 1),
-           Config(1, 0, 2), Config(2, 0, 2), Config(4, 0, 2), Config(1, 1, 2)]
+           Config(1, 0, 2), Config(2, 0, 2), Config(4, 0, 2), Config(1, 1, 2),
+           Config(1, 0, 3, True), Config(1, 1, 3, True)]
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -137,8 +144,45 @@ async def _redis_totals(clients: list[Redis]) -> tuple[float, float]:
     for client in clients:
         stats = await client.info("commandstats")
         publishes += stats.get("cmdstat_publish", {}).get("calls", 0)
+        publishes += stats.get("cmdstat_spublish", {}).get("calls", 0)
         out += (await client.info("stats"))["total_net_output_bytes"]
     return publishes, out
+
+
+def _cluster_port() -> int:
+    """A free port whose Redis Cluster bus port (+10000) is usable."""
+    while (port := free_port()) + 10000 > 65535:
+        pass
+    return port
+
+
+async def _start_redis(config: Config, workdir: str) -> tuple[list[int],
+                                                               list[subprocess.Popen[bytes]]]:
+    ports = [_cluster_port() if config.redis_cluster else free_port()
+             for _ in range(config.shards)]
+    extra = ["--cluster-enabled", "yes", "--dir", workdir] if config.redis_cluster else []
+    procs = [subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", *extra,
+         *(["--cluster-config-file", f"nodes-{port}.conf"] if config.redis_cluster else [])],
+        stdout=subprocess.DEVNULL) for port in ports]
+    for port, proc in zip(ports, procs, strict=True):
+        await _listening(port, proc)
+    if config.redis_cluster:
+        await asyncio.to_thread(subprocess.run, [
+            "redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
+            "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True,
+            timeout=60)
+        for port in ports:
+            client = Redis(port=port)
+            try:
+                async with asyncio.timeout(30):
+                    while "cluster_state:ok" not in (
+                            await client.execute_command("CLUSTER", "INFO")).decode():
+                        await asyncio.sleep(0.1)
+            finally:
+                await client.aclose()
+    return ports, procs
 
 
 async def measure(config: Config) -> Sample:
@@ -146,16 +190,14 @@ async def measure(config: Config) -> Sample:
     procs: list[subprocess.Popen[bytes]] = []
     conns: list[ClientConnection] = []
     redis_clients: list[Redis] = []
+    workdir = tempfile.mkdtemp(prefix="pond-bench-redis-")
     try:
-        redis_ports = [free_port() for _ in range(config.shards)]
-        for port in redis_ports:
-            procs.append(subprocess.Popen(
-                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no"], stdout=subprocess.DEVNULL))
-        for port, proc in zip(redis_ports, procs, strict=True):
-            await _listening(port, proc)
+        redis_ports, procs = await _start_redis(config, workdir)
         env = {**os.environ, "PYTHONPATH": str(ROOT),
                "REDIS_URL": ",".join(f"redis://127.0.0.1:{p}" for p in redis_ports)}
+        if config.redis_cluster:
+            env["REDIS_URL"] = f"redis://127.0.0.1:{redis_ports[0]}"
+            env["REDIS_CLUSTER"] = "1"
         nodes = []
         for _ in range(config.busy + config.quiet):
             port = free_port()
@@ -211,6 +253,7 @@ async def measure(config: Config) -> Sample:
         for proc in procs:
             proc.wait()
         await asyncio.gather(*(ws.close() for ws in conns), return_exceptions=True)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _spread(values: list[float], fmt: str = "{:.1f}") -> str:

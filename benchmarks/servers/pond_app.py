@@ -40,6 +40,10 @@ def _pubsub():
 
     from pondsocket.distributed import RedisPubSub
 
+    if os.environ.get("REDIS_CLUSTER") == "1":  # a Redis Cluster: sharded pub/sub
+        from redis.asyncio.cluster import RedisCluster
+
+        return RedisPubSub(RedisCluster.from_url(url), owns_client=True)
     # several comma-separated URLs: shards
     return RedisPubSub([Redis.from_url(u) for u in url.split(",")], owns_client=True)
 
