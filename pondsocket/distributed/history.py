@@ -18,20 +18,24 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from ..positions import HistoryEntry, StreamPosition
+from ..pubsub import format_message_topic
 from ..types import PondMessage
 from .jump import shard_of
 
 if TYPE_CHECKING:
     from ..history.options import HistoryOptions
+    from ..lobby import Lobby
+    from .redis_pubsub import RedisPubSub
 
 # KEYS: epoch, top, log. ARGV: a fresh epoch, meta_ttl ms.
 _ENSURE = """
@@ -68,25 +72,56 @@ class RedisHistoryStore:
 
     Given several Redis clients, each channel's keys live on one, chosen by jump consistent
     hashing of the channel name (every node must list the same servers in the same order).
+    With a sharded :class:`~pondsocket.distributed.RedisPubSub`, build it with
+    :meth:`on_topics_of` instead: each channel's keys then live with the channel's topic.
     ``prefix`` namespaces the keys (use one per application sharing a Redis).
     """
 
     shared = True
 
-    def __init__(self, redis_client: Redis | Sequence[Redis], *,
+    def __init__(self, redis_client: Redis | RedisCluster | Sequence[Redis], *,
                  prefix: str = "pondsocket:history") -> None:
-        clients = [redis_client] if isinstance(redis_client, Redis) else list(redis_client)
+        clients: list[Redis | RedisCluster] = (
+            [redis_client] if isinstance(redis_client, Redis | RedisCluster)
+            else list(redis_client))
         if not clients:
             raise ValueError("RedisHistoryStore needs at least one Redis client")
-        self._clients = clients
         self._prefix = prefix
-        self._append = [c.register_script(_APPEND) for c in clients]
-        self._position = [c.register_script(_POSITION) for c in clients]
+        self._scripts: dict[int, tuple[AsyncScript, AsyncScript]] = {}
+        self._locate: Callable[[str], tuple[Redis | RedisCluster, str]] = (
+            lambda stream: (clients[shard_of(stream, len(clients))], stream))
 
-    def _where(self, stream: str) -> tuple[int, list[str]]:
-        shard = shard_of(stream, len(self._clients)) if len(self._clients) > 1 else 0
-        base = f"{self._prefix}:{{{stream}}}"
-        return shard, [f"{base}:epoch", f"{base}:top", f"{base}:log"]
+    @classmethod
+    def on_topics_of(cls, pubsub: RedisPubSub, lobby: Lobby, *,
+                     prefix: str = "pondsocket:history") -> RedisHistoryStore:
+        """A store that keeps each channel of ``lobby`` where ``pubsub`` carries the
+        channel's topic: on the same shard (several Redis servers), or on the topic's hash
+        slot (a Redis Cluster, where the topic is the keys' hash tag). With a sharded
+        :class:`~pondsocket.distributed.RedisPubSub`, a channel's traffic and its history
+        then live, fail and come back together."""
+        options = lobby.endpoint.pond.options
+        path = lobby.endpoint.path
+
+        def locate(stream: str) -> tuple[Redis | RedisCluster, str]:
+            topic = format_message_topic(path, stream, namespace=options.namespace,
+                                         prefix=options.key_prefix)
+            return pubsub.client_for(topic), topic
+
+        store = cls(pubsub.client_for(format_message_topic(path, "", namespace=options.namespace,
+                                                           prefix=options.key_prefix)),
+                    prefix=prefix)
+        store._locate = locate
+        return store
+
+    def _where(self, stream: str
+               ) -> tuple[Redis | RedisCluster, AsyncScript, AsyncScript, list[str]]:
+        client, tag = self._locate(stream)
+        scripts = self._scripts.get(id(client))
+        if scripts is None:
+            scripts = self._scripts[id(client)] = (client.register_script(_APPEND),
+                                                   client.register_script(_POSITION))
+        base = f"{self._prefix}:{{{tag}}}"
+        return client, scripts[0], scripts[1], [f"{base}:epoch", f"{base}:top", f"{base}:log"]
 
     @staticmethod
     def _fresh_epoch() -> str:
@@ -94,26 +129,26 @@ class RedisHistoryStore:
 
     async def append(self, stream: str, event: str, payload: PondMessage, request_id: str,
                      to: str | list[str], sender: str, options: HistoryOptions) -> int:
-        shard, keys = self._where(stream)
+        _, append, _, keys = self._where(stream)
         entry = _encode({"event": event, "payload": payload, "requestId": request_id,
                          "to": to, "sender": sender, "time": time.time()})
-        _, top = await _once_more(self._append[shard], keys, [
+        _, top = await _once_more(append, keys, [
             self._fresh_epoch(), int(options.meta_ttl * 1000), options.size,
             int(options.ttl * 1000), entry])
         return int(top)
 
     async def position(self, stream: str, options: HistoryOptions) -> StreamPosition:
-        shard, keys = self._where(stream)
-        epoch, top = await _once_more(self._position[shard], keys, [
+        _, _, position, keys = self._where(stream)
+        epoch, top = await _once_more(position, keys, [
             self._fresh_epoch(), int(options.meta_ttl * 1000)])
         return StreamPosition(epoch.decode() if isinstance(epoch, bytes) else str(epoch),
                               int(top))
 
     async def read(self, stream: str, after: int, limit: int,
                    options: HistoryOptions) -> list[HistoryEntry]:
-        shard, keys = self._where(stream)
+        client, _, _, keys = self._where(stream)
         # The window is the newest ``size`` entries exactly (MAXLEN ~ may keep a few more).
-        raw = await self._clients[shard].xrevrange(keys[2], "+", "-", count=options.size)
+        raw = await client.xrevrange(keys[2], "+", "-", count=options.size)
         oldest = time.time() - options.ttl
         out: list[HistoryEntry] = []
         for _, fields in reversed(raw or []):
