@@ -14,6 +14,7 @@ import pytest
 from pondsocket_tools.client import ConnectionState, PondClient, RecoveryFailure
 from pondsocket_tools.demo import ENDPOINT
 from tests.cluster.procs import TcpProxy
+from tests.sdkflow import send_and_see, until_state
 
 from .conftest import connected
 
@@ -27,26 +28,6 @@ async def proxied(make_client: Any, demo_server: Any, proxy: TcpProxy, transport
     client = make_client(url, {"token": "demo", "name": "reader"}, transport=transport)
     await client.connect()
     return client
-
-
-async def state(client: PondClient, wanted: ConnectionState) -> None:
-    reached = asyncio.Event()
-    remove = client.on_state_change(lambda change: reached.set()
-                                    if change.state is wanted else None)
-    try:
-        if client.state is not wanted:
-            await asyncio.wait_for(reached.wait(), 10)
-    finally:
-        remove()
-
-
-async def send_and_see(chat: Any, texts: list[str]) -> None:
-    """The sender sends ``texts`` and sees each come back (the server broadcast them)."""
-    messages = chat.messages("message")
-    for text in texts:
-        await chat.send("message", {"text": text})
-    for text in texts:
-        assert (await messages.get(5.0)).payload["text"] == text
 
 
 @pytest.fixture
@@ -70,7 +51,7 @@ async def test_a_client_cut_off_for_two_seconds_gets_every_message_once_in_order
     out = await sender.join(ROOM)
     await send_and_see(out, [f"m{i}" for i in range(10)])
     await proxy.cut()
-    await state(reader, ConnectionState.DISCONNECTED)
+    await until_state(reader, ConnectionState.DISCONNECTED)
     await send_and_see(out, [f"m{i}" for i in range(10, 30)])
     await asyncio.sleep(2)  # the outage itself (the client keeps retrying meanwhile)
     await proxy.restore()
@@ -96,7 +77,7 @@ async def test_a_lost_stream_is_reported_so_the_app_can_reload(demo_server, make
     failed = asyncio.get_running_loop().create_future()
     chat.on_recovery_failed(failed.set_result)
     await proxy.cut()
-    await state(reader, ConnectionState.DISCONNECTED)
+    await until_state(reader, ConnectionState.DISCONNECTED)
     # As a restart without a persistent store would: the stream and its epoch are gone.
     lobby = demo_server.pond.endpoints[0].lobbies[0]
     lobby.history.store.forget(ROOM)

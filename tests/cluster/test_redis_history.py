@@ -19,30 +19,13 @@ from pondsocket.positions import StreamPosition
 from pondsocket_tools.client import ClientOptions, ConnectionState, PondClient
 from pondsocket_tools.demo import ENDPOINT, create_app
 from tests.cluster.procs import RedisServer, TcpProxy
+from tests.sdkflow import send_and_see, until_state
 from tests.servers import start_uvicorn
 
 pytestmark = pytest.mark.timeout(60)
 ROOM = "/chat/cluster-history"
 FAST = {"backoff_initial": 0.05, "backoff_max": 0.3, "backoff_jitter": 0.0,
         "connect_timeout": 5.0, "join_timeout": 5.0}
-
-
-async def until(client: PondClient, wanted: ConnectionState) -> None:
-    reached = asyncio.Event()
-    remove = client.on_state_change(lambda c: reached.set() if c.state is wanted else None)
-    try:
-        if client.state is not wanted:
-            await asyncio.wait_for(reached.wait(), 15)
-    finally:
-        remove()
-
-
-async def send_and_see(chat: Any, texts: list[str]) -> None:
-    messages = chat.messages("message")
-    for text in texts:
-        await chat.send("message", {"text": text})
-    for text in texts:
-        assert (await messages.get(10.0)).payload["text"] == text
 
 
 @pytest.fixture
@@ -85,7 +68,7 @@ async def test_reconnecting_to_the_other_node_recovers_then_a_redis_restart_is_r
         f"m{i}" for i in range(10)]
 
     await proxy.cut()
-    await until(reader, ConnectionState.DISCONNECTED)
+    await until_state(reader, ConnectionState.DISCONNECTED)
     await send_and_see(out, [f"m{i}" for i in range(10, 30)])
     proxy.target_port = nodes[1].port  # the reader comes back on the other node
     await proxy.restore()
@@ -95,7 +78,7 @@ async def test_reconnecting_to_the_other_node_recovers_then_a_redis_restart_is_r
 
     epoch = chat.epoch
     await proxy.cut()
-    await until(reader, ConnectionState.DISCONNECTED)
+    await until_state(reader, ConnectionState.DISCONNECTED)
     await asyncio.to_thread(redis_server.stop)
     await asyncio.to_thread(redis_server.start)  # the same port, nothing kept
     failed = asyncio.get_running_loop().create_future()

@@ -15,7 +15,8 @@ import pytest
 from pondsocket_tools.client import ClientOptions, ConnectionState, PondClient
 from pondsocket_tools.demo import ENDPOINT
 from tests.cluster.procs import RedisServer, TcpProxy
-from tests.cluster.test_redis_history import FAST, until
+from tests.cluster.test_redis_history import FAST
+from tests.sdkflow import until_state
 from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.timeout(90)
@@ -56,14 +57,14 @@ async def test_a_client_of_a_killed_node_recovers_from_the_other_node(
             f"m{i}" for i in range(10)]
 
         await served.astop(signal.SIGKILL)
-        await until(reader, ConnectionState.DISCONNECTED)
+        await until_state(reader, ConnectionState.DISCONNECTED)
         echo = out.messages("message")
         for i in range(10, 30):
             await out.send("message", {"text": f"m{i}"})
         for _ in range(20):  # the survivor published them: they are in the shared stream
             await echo.get(10.0)
         proxy.target_port = survivor.port
-        await until(reader, ConnectionState.CONNECTED)
+        await until_state(reader, ConnectionState.CONNECTED)
         got = [(await inbox.get(10.0)).payload["text"] for _ in range(20)]
         assert got == [f"m{i}" for i in range(10, 30)]
         assert chat.recovered is True and failures == [] and chat.offset == 30
