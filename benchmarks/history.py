@@ -1,14 +1,17 @@
 """What history costs: ``python -m benchmarks.history`` (``--quick`` for a smoke run).
 
-Two rows, server CPU measured from /proc as in the main benchmark (docs/benchmarks.md):
+Rows, server CPU measured from /proc as in the main benchmark (docs/benchmarks.md):
 
 * fan-out N subscribers of one channel (all of them clients that negotiated ``history``,
   the kind that gets the offset frames), CPU µs per delivery with history off (the relay
-  app) and on (the same app with ``enable_history``), interleaved per round;
-* replaying M missed broadcasts to one rejoining client: server CPU from its join frame to
-  the last replayed frame.
+  app) and on (the same app with ``enable_history``), interleaved per round: on one node
+  (in-memory history) and on 2 nodes over ``RedisPubSub`` with a ``RedisHistoryStore``
+  (half the subscribers on each node, the publisher on node 1; CPU summed over both nodes
+  and the redis-server, which the benchmark starts on a free port);
+* replaying M missed broadcasts to one rejoining client (one node): server CPU from its
+  join frame to the last replayed frame.
 
-Both servers are the direct ``wsserver`` adapter without compression. Medians over the
+All servers are the direct ``wsserver`` adapter without compression. Medians over the
 rounds with their min-max.
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
 import sys
 import uuid
@@ -28,13 +32,14 @@ from . import driver
 from .processes import ROOT, ServerProcess, ServerSpec
 
 HISTORY_QUERY = "?pond_ext=history"
-SERVERS = {
-    "off": ServerSpec("wsserver, history off", [sys.executable, "-m",
-                                                "benchmarks.servers.pond_app", "{port}",
-                                                "none"], ROOT),
-    "on": ServerSpec("wsserver, history on", [sys.executable, "-m",
-                                              "benchmarks.servers.history_app", "{port}"], ROOT),
-}
+APPS = {"off": ["benchmarks.servers.pond_app", "{port}", "none"],
+        "on": ["benchmarks.servers.history_app", "{port}"]}
+
+
+def _spec(nodes: int, name: str) -> ServerSpec:
+    """History ``name`` (off/on) on ``nodes`` wsserver processes (2: plus their Redis)."""
+    return ServerSpec(f"wsserver x{nodes}, history {name}", [sys.executable, "-m", *APPS[name]],
+                      ROOT, nodes=nodes)
 
 
 async def _send_join(ws: ClientConnection, channel: str, params: dict[str, Any]) -> str:
@@ -60,8 +65,9 @@ async def _open(url: str) -> ClientConnection:
 
 async def fanout_row(server: ServerProcess, n: int, messages: int) -> float:
     """CPU µs per delivery for ``messages`` broadcasts of 100 B to ``n`` history clients."""
-    conns = await driver.open_members(server.url + HISTORY_QUERY, ["/bench/1"] * n,
-                                      compression=None)
+    # spread in turn over the nodes: conns[0], the publisher, is on node 1
+    conns = await driver.open_members([url + HISTORY_QUERY for url in server.urls],
+                                      ["/bench/1"] * n, compression=None)
     try:
         cpu0 = server.cpu_seconds()
         await driver.fan_out(conns, [(conns[0], "/bench/1")], messages, 100, n * messages)
@@ -107,29 +113,52 @@ def _summary(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
+async def measure(nodes: int, name: str, args: argparse.Namespace,
+                  replay: list[float]) -> float:
+    """One fan-out figure for history ``name`` on ``nodes`` fresh processes (on one node
+    with history on, also a replay figure into ``replay``)."""
+    # a namespace per run: its topics and history keys are its own
+    env = {"POND_NAMESPACE": f"histbench-{uuid.uuid4().hex[:12]}"}
+    server = ServerProcess(_spec(nodes, name), extra_env=env)
+    try:
+        figure = await fanout_row(server, args.n, args.messages)
+        if nodes == 1 and name == "on":
+            replay.append(await replay_row(server, args.missed))
+        return figure
+    finally:
+        server.stop()
+
+
+def _report(fanout: dict[tuple[int, str], list[float]], replay: list[float],
+            args: argparse.Namespace) -> None:
+    for nodes in args.node_counts:
+        off, on = fanout[nodes, "off"], fanout[nodes, "on"]
+        ratios = [a / b for a, b in zip(on, off, strict=True)]
+        where = ("1 node, in-memory history" if nodes == 1 else
+                 f"{nodes} nodes + Redis (CPU summed), RedisHistoryStore")
+        print(f"fan-out N={args.n}, 100 B, history clients, {where}: server CPU "
+              f"µs/delivery, median (min-max) of {args.rounds} rounds")
+        print(f"  history off: {_summary(off)}")
+        print(f"  history on:  {_summary(on)}")
+        print(f"  on/off:      {_summary(ratios)}")
+    if replay:
+        print(f"replay of {args.missed} missed broadcasts to one client: server CPU ms, "
+              f"median (min-max): {_summary(replay)}")
+
+
 async def run(args: argparse.Namespace) -> None:
-    fanout: dict[str, list[float]] = {"off": [], "on": []}
+    fanout: dict[tuple[int, str], list[float]] = {
+        (nodes, name): [] for nodes in args.node_counts for name in ("off", "on")}
     replay: list[float] = []
     for round_no in range(args.rounds):
+        # off and on interleaved, the order swapped every round (drift hits both alike)
         order = ["off", "on"] if round_no % 2 == 0 else ["on", "off"]
-        for name in order:
-            server = ServerProcess(SERVERS[name])
-            try:
-                fanout[name].append(await fanout_row(server, args.n, args.messages))
-                if name == "on":
-                    replay.append(await replay_row(server, args.missed))
-            finally:
-                server.stop()
-        print(f"round {round_no + 1}: off {fanout['off'][-1]:.2f}, on {fanout['on'][-1]:.2f} "
-              f"µs/delivery; replay {replay[-1]:.1f} ms", file=sys.stderr)
-    ratios = [on / off for on, off in zip(fanout["on"], fanout["off"], strict=True)]
-    print(f"fan-out N={args.n}, 100 B, history clients: server CPU µs/delivery, median "
-          f"(min-max) of {args.rounds} rounds")
-    print(f"  history off: {_summary(fanout['off'])}")
-    print(f"  history on:  {_summary(fanout['on'])}")
-    print(f"  on/off:      {_summary(ratios)}")
-    print(f"replay of {args.missed} missed broadcasts to one client: server CPU ms, median "
-          f"(min-max): {_summary(replay)}")
+        for nodes in args.node_counts:
+            for name in order:
+                fanout[nodes, name].append(await measure(nodes, name, args, replay))
+            print(f"round {round_no + 1}, {nodes} node(s): off {fanout[nodes, 'off'][-1]:.2f}, "
+                  f"on {fanout[nodes, 'on'][-1]:.2f} µs/delivery", file=sys.stderr)
+    _report(fanout, replay, args)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -139,9 +168,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-n", type=int, default=1000, help="subscribers in the fan-out row")
     parser.add_argument("--messages", type=int, default=200, help="broadcasts per fan-out row")
     parser.add_argument("--missed", type=int, default=1000, help="broadcasts to replay")
+    parser.add_argument("--nodes", choices=("1", "2", "both"), default="both",
+                        help="the fan-out rows to run: 1 node, 2 nodes + Redis, or both")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: N=20, 5 messages, 50 missed, 1 round")
     args = parser.parse_args(argv)
+    args.node_counts = [1, 2] if args.nodes == "both" else [int(args.nodes)]
+    if 2 in args.node_counts and not shutil.which("redis-server"):
+        parser.error("the 2-node row needs redis-server on PATH (or use --nodes 1)")
     if args.quick:
         args.n, args.messages, args.missed, args.rounds = 20, 5, 50, 1
     asyncio.run(run(args))

@@ -178,18 +178,22 @@ class ServerProcess:
     CPU time and RSS are summed over every process of the server (Redis included).
     """
 
-    def __init__(self, spec: ServerSpec, mode: str = "default") -> None:
+    def __init__(self, spec: ServerSpec, mode: str = "default",
+                 extra_env: dict[str, str] | None = None) -> None:
+        """Start ``spec`` in ``mode``; ``extra_env`` adds to every process's environment."""
         command = spec.command_for(mode)
         if command is None:
             raise ValueError(f"{spec.name} has no {mode!r} mode")
         self.spec = spec
         self.mode = mode
-        env = {**os.environ, "PYTHONPATH": str(ROOT) if spec.cwd == ROOT else ""}
+        env = {**os.environ, "PYTHONPATH": str(ROOT) if spec.cwd == ROOT else "",
+               **(extra_env or {})}
         self.processes: list[_Process] = []
         try:
             if spec.nodes > 1:
-                redis = _Process("redis-server", ["redis-server", "--port", "{port}", "--save",
-                                                  "", "--appendonly", "no"], ROOT, env)
+                redis = _Process("redis-server", ["redis-server", "--port", "{port}", "--bind",
+                                                  "127.0.0.1", "--save", "", "--appendonly",
+                                                  "no"], ROOT, env)
                 self.processes.append(redis)
                 env["REDIS_URL"] = f"redis://127.0.0.1:{redis.port}"
             self.nodes = [_Process(spec.name, command, spec.cwd, env)

@@ -3,14 +3,15 @@
 ``python -m benchmarks.servers.pond_app PORT [none|deflate|compress-once]`` serves it with
 the direct ``pondsocket.wsserver`` adapter instead; without the second argument, with that
 adapter's default (no compression), else ``compression=None``, ``"deflate"`` (per recipient)
-or ``"compress-once"`` (one compressed frame shared by all recipients).
+or ``"compress-once"`` (one compressed frame shared by all recipients). With ``REDIS_URL``
+it is a cluster node over ``RedisPubSub`` (in namespace ``POND_NAMESPACE`` if set).
 """
 
 from __future__ import annotations
 
 import os
 
-from pondsocket import ConnectionContext, EventContext, JoinContext, PondSocket
+from pondsocket import ConnectionContext, EventContext, JoinContext, Options, PondSocket
 from pondsocket.asgi import PondASGIApp
 
 
@@ -48,7 +49,9 @@ def _pubsub():
     return RedisPubSub([Redis.from_url(u) for u in url.split(",")], owns_client=True)
 
 
-pond = PondSocket(pubsub=_pubsub())
+# a namespace per benchmark run (POND_NAMESPACE), so nodes of another run never mix in
+NAMESPACE = os.environ.get("POND_NAMESPACE", "default")
+pond = PondSocket(pubsub=_pubsub(), options=Options(namespace=NAMESPACE))
 endpoint = pond.create_endpoint("/ws", accept_all)
 lobby = endpoint.create_channel("/bench/:id", join)
 lobby.on_message("msg", relay)
