@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,20 +26,16 @@ TOPIC = "pondsocket:v1:default:socket:{}"
 
 
 @pytest.fixture
-async def cluster_nodes(redis_cluster: RedisClusterServers
-                        ) -> AsyncIterator[Callable[..., Node]]:
-    nodes: list[Node] = []
+def cluster_nodes(redis_cluster: RedisClusterServers,
+                  make_node: Callable[..., Node]) -> Callable[..., Node]:
+    """``make(name, **options)``: an in-process node over the three-master Redis Cluster."""
 
     def make(name: str, **options: Any) -> Node:
         pubsub = RedisPubSub(RedisCluster.from_url(redis_cluster.url), owns_client=True,
                              health_check_interval=0.2)
-        node = Node(None, name, pubsub=pubsub, **options)
-        nodes.append(node)
-        return node
+        return make_node(name, pubsub=pubsub, **options)
 
-    yield make
-    for node in nodes:
-        await node.pond.close()
+    return make
 
 
 async def master_of(redis_cluster: RedisClusterServers, topic: str) -> int:

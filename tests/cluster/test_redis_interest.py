@@ -21,20 +21,17 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-async def redis_nodes(redis_server: RedisServer) -> AsyncIterator[Callable[..., Node]]:
-    """``make(name, **options)``: an in-process node over the test's real Redis."""
-    nodes: list[Node] = []
+def redis_nodes(redis_server: RedisServer,
+                make_node: Callable[..., Node]) -> Callable[..., Node]:
+    """``make(name, **options)``: an in-process node over the test's real Redis. (Redis is
+    requested before ``make_node`` so that the nodes close while it is still up.)"""
 
     def make(name: str, **options: Any) -> Node:
         pubsub = RedisPubSub(Redis.from_url(redis_server.url), owns_client=True,
                              health_check_interval=0.2)
-        node = Node(None, name, pubsub=pubsub, **options)
-        nodes.append(node)
-        return node
+        return make_node(name, pubsub=pubsub, **options)
 
-    yield make
-    for node in nodes:
-        await node.pond.close()
+    return make
 
 
 @pytest.fixture

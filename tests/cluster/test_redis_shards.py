@@ -47,19 +47,16 @@ def shards(redis_server: RedisServer, spare_redis: list[RedisServer]) -> list[Re
 
 
 @pytest.fixture
-async def sharded_nodes(shards: list[RedisServer]) -> AsyncIterator[Callable[..., Node]]:
-    nodes: list[Node] = []
+def sharded_nodes(shards: list[RedisServer],
+                  make_node: Callable[..., Node]) -> Callable[..., Node]:
+    """``make(name, **options)``: an in-process node over three real redis-servers."""
 
     def make(name: str, **options: Any) -> Node:
         pubsub = RedisPubSub([Redis.from_url(s.url) for s in shards], owns_client=True,
                              health_check_interval=0.2)
-        node = Node(None, name, pubsub=pubsub, **options)
-        nodes.append(node)
-        return node
+        return make_node(name, pubsub=pubsub, **options)
 
-    yield make
-    for node in nodes:
-        await node.pond.close()
+    return make
 
 
 @pytest.fixture
