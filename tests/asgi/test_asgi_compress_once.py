@@ -17,32 +17,15 @@ import pytest
 
 from pondsocket.asgi import PondASGIApp
 from pondsocket.wsframes import SharedDeflate
-from tests.servers import UvicornServer, start_pondctl_uvicorn
-from tests.wsclient import WSClient, close_all, open_client
-from tests.wsserver.test_compress_once import CHANNEL, RawClient, build_pond, text
+from tests.servers import start_pondctl_uvicorn
+from tests.wsserver.test_compress_once import CHANNEL, RawClient, Served, text
 
 
 @pytest.fixture
-async def served() -> AsyncIterator[Any]:
-    servers: list[UvicornServer] = []
-    clients: list[WSClient] = []
-
-    async def start(**config: Any) -> UvicornServer:
-        server = await start_pondctl_uvicorn(PondASGIApp(build_pond()), **config)
-        servers.append(server)
-        return server
-
-    async def client(server: UvicornServer, **kwargs: Any) -> WSClient:
-        ws = await open_client(server, "/ws", **kwargs)
-        clients.append(ws)
-        await ws.join(CHANNEL)
-        return ws
-
-    start.client = client  # type: ignore[attr-defined]
-    yield start
-    await close_all(clients)
-    for server in servers:
-        await server.stop()
+async def served() -> AsyncIterator[Served]:
+    servers = Served(lambda pond, **config: start_pondctl_uvicorn(PondASGIApp(pond), **config))
+    yield servers
+    await servers.close()
 
 
 async def test_one_shared_compressed_frame_per_broadcast(

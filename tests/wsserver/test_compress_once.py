@@ -15,7 +15,7 @@ import json
 import os
 import struct
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ import pondsocket.wsserver
 from pondsocket import ConnectionContext, EventContext, JoinContext, PondSocket
 from pondsocket.wsframes import SharedDeflate
 from pondsocket.wsserver import PondWebSocketsServer
-from tests.servers import DirectServer, start_direct
+from tests.servers import start_direct
 from tests.wsclient import TIMEOUT, WSClient, close_all, open_client
 
 CHANNEL = "/room/1"
@@ -59,27 +59,38 @@ def build_pond() -> PondSocket:
     return pond
 
 
-@pytest.fixture
-async def served() -> AsyncIterator[Any]:
-    servers: list[DirectServer] = []
-    clients: list[WSClient] = []
+class Served:
+    """Servers of :func:`build_pond` started by ``starter`` (``await served(**kwargs)``) and
+    joined clients (``await served.client(server)``); :meth:`close` stops them all, clients
+    first."""
 
-    async def start(**kwargs: Any) -> DirectServer:
-        server = await start_direct(build_pond(), **kwargs)
-        servers.append(server)
+    def __init__(self, starter: Callable[..., Awaitable[Any]]) -> None:
+        self.starter = starter
+        self.servers: list[Any] = []
+        self.clients: list[WSClient] = []
+
+    async def __call__(self, **kwargs: Any) -> Any:
+        server = await self.starter(build_pond(), **kwargs)
+        self.servers.append(server)
         return server
 
-    async def client(server: DirectServer, **kwargs: Any) -> WSClient:
+    async def client(self, server: Any, **kwargs: Any) -> WSClient:
         ws = await open_client(server, "/ws", **kwargs)
-        clients.append(ws)
+        self.clients.append(ws)
         await ws.join(CHANNEL)
         return ws
 
-    start.client = client  # type: ignore[attr-defined]
-    yield start
-    await close_all(clients)
-    for server in servers:
-        await server.stop()
+    async def close(self) -> None:
+        await close_all(self.clients)
+        for server in self.servers:
+            await server.stop()
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[Served]:
+    servers = Served(start_direct)
+    yield servers
+    await servers.close()
 
 
 class RawClient:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from pondsocket import ConnectionContext, EventContext, JoinContext, PondSocket
 from tests.compat.install_clients import Clients, InstallError, ensure_clients
 from tests.servers import start_direct
 from tests.support import needs
+from tests.wsserver.test_compress_once import build_pond
 
 DRIVER = Path(__file__).parent / "js" / "browser_client.js"
 NODE = shutil.which("node")
@@ -37,32 +37,17 @@ def clients() -> Clients:
                     pytrace=False)
 
 
-def relay_pond() -> PondSocket:
-    pond = PondSocket()
-
-    async def accept(ctx: ConnectionContext) -> None:
-        ctx.accept()
-
-    async def join(ctx: JoinContext) -> None:
-        await ctx.accept()
-
-    async def relay(ctx: EventContext) -> None:
-        await ctx.broadcast("said", ctx.payload)
-
-    pond.create_endpoint("/socket", accept).create_channel("/room/:id", join).on_message(
-        "say", relay)
-    return pond
 
 
 @pytest.mark.parametrize("compression", ["compress-once", None])
 async def test_the_browser_client_gets_every_broadcast_intact(clients: Clients,
                                                               compression: str | None) -> None:
-    server = await start_direct(relay_pond(), compression=compression)
+    server = await start_direct(build_pond(), compression=compression)
     try:
         assert NODE is not None
         proc = await asyncio.create_subprocess_exec(
             NODE, "--experimental-websocket", "--no-warnings", str(DRIVER),
-            server.ws_url("/socket"), "/room/1", "2048", "20",
+            server.ws_url("/ws"), "/room/1", "2048", "20",
             env={**os.environ, "NODE_PATH": clients.node_modules},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         out, err = await asyncio.wait_for(proc.communicate(), 20)
