@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 
 from pondsocket import Endpoint, Options, PondSocket
+from tests.cluster.procs import RedisServer
 from tests.core.helpers import accept_connection
 from tests.support import check_needs
 
@@ -53,3 +54,13 @@ async def pond(make_pond: Callable[..., PondSocket]) -> PondSocket:
 def endpoint(pond: PondSocket) -> Endpoint:
     """An endpoint that accepts every connection."""
     return pond.create_endpoint("/socket", accept_connection)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real ``redis-server`` on a free port of 127.0.0.1 (restartable on that port),
+    stopped at the end of the test."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()

@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +53,6 @@ app = PondASGIApp(pond)
 def app_dir(tmp_path: Path) -> Path:
     (tmp_path / "app.py").write_text(APP)
     return tmp_path
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 def pondctl(app_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -56,14 +56,6 @@ async def spy(bus: LocalBus) -> AsyncIterator[LocalPubSub]:
     await client.close()
 
 
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture(scope="session")
 def spare_redis() -> Iterator[list[RedisServer]]:
     """Two more redis-servers (started once per session): shards 1 and 2 of a layout."""
