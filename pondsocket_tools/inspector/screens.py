@@ -17,8 +17,9 @@ HELP = """\
 
 [b]Keys[/b]
   [cyan]↑ ↓ enter[/]   pick a channel in the tree; [cyan]tab[/] moves the focus (the bright border)
-  [cyan]1 2 3[/]       show the Channel, Connections or Nodes view
+  [cyan]1[/] [cyan]2[/] [cyan]3[/]       show the Channel, Connections or Nodes view
   [cyan]enter[/]       on a member or a connection: its details (channels, queue, frames, age)
+  [cyan]][/] [cyan][[/]         the next / previous page of a big channel's members (200 a page)
   [cyan]s[/] [cyan]S[/] [cyan]i[/]       sort the table by the next / previous column; reverse it
   [cyan]/[/]           filter the focused pane: the event tail, else the shown table
   [cyan]escape[/]      clear that filter ([cyan]enter[/] in the filter keeps it)
@@ -26,6 +27,7 @@ HELP = """\
   [cyan]p[/] [cyan]c[/]         pause / resume the event tail (events are still collected), clear it
   [cyan]e[/]           evict the member selected in the Channel view (asks first)
   [cyan]x[/]           close the selected channel, evicting every member (asks first)
+  [cyan]h[/]           the selected channel's recent history (epoch, offsets, latest broadcasts)
   [cyan]r[/] [cyan]?[/] [cyan]q[/]       refresh now, this help, quit
 
 [b]Views[/b]

@@ -1,10 +1,14 @@
-"""The inspector's pieces without a server: rates from counters, event lines, and the app
-against an older server's documents."""
+"""The inspector's pieces without a server: rates from counters, event lines, the help
+text, and the app against an older server's documents."""
 
 from __future__ import annotations
 
-from pondsocket_tools.inspector.app import InspectorApp
+from textual.binding import Binding
+from textual.keys import format_key, key_to_character
+
+from pondsocket_tools.inspector.app import MEMBER_PAGE, InspectorApp
 from pondsocket_tools.inspector.formatting import event_line
+from pondsocket_tools.inspector.screens import HELP
 from pondsocket_tools.inspector.views import CounterRates, RatesPanel
 
 from .conftest import EVENTS, NODE, PEER, FakeAPI, wait_for
@@ -27,6 +31,16 @@ def test_event_line_names_other_nodes_only() -> None:
     assert "@" not in event_line(local, NODE)
     assert f"@{PEER[:9]}" in event_line(remote, NODE)
     assert "@" not in event_line(remote, None)  # this node not known yet
+
+
+def test_help_screen_lists_every_key_the_app_binds() -> None:
+    # A key missing from the help (as ] [ and h once were) is one nobody finds.
+    for binding in InspectorApp.BINDINGS:
+        assert isinstance(binding, Binding)
+        for key in binding.key.split(","):
+            shown = {key, format_key(key), key_to_character(key)}
+            assert any(f"[cyan]{name}[/]" in HELP for name in shown if name), key
+    assert f"({MEMBER_PAGE} a page)" in HELP
 
 
 async def test_older_server_without_rates_and_nodes() -> None:
