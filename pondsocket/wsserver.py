@@ -33,6 +33,7 @@ from websockets.protocol import State
 from .enums import TransportType
 from .errors import PondError
 from .extensions import requested_extensions
+from .gcfreeze import GCFreezer
 from .transport.base import CLOSE_TRY_AGAIN_LATER, BaseTransport, truncate_close_reason
 from .types import Headers, IncomingConnection, parse_cookies
 from .view import ServerView
@@ -226,19 +227,26 @@ class PondWebSocketsServer:
 
 async def serve(pond: PondSocket, host: str = "127.0.0.1", port: int = 8765, *,
                 ready: asyncio.Future[Server] | None = None, health_path: str | None = None,
-                **kwargs: Any) -> None:
+                gc_freeze: bool = False, **kwargs: Any) -> None:
     """Serve ``pond`` until cancelled, then close it. ``kwargs`` go to ``websockets.serve``
     (see :meth:`PondWebSocketsServer.listen` for the defaults). ``ready`` receives the
     running server (for the bound port when ``port`` is 0). ``health_path`` (e.g.
-    ``"/healthz"``) answers plain GETs with the health check."""
+    ``"/healthz"``) answers plain GETs with the health check. ``gc_freeze`` runs a
+    :class:`~pondsocket.gcfreeze.GCFreezer` while serving (short garbage-collector pauses
+    with thousands of connections; it acts on the whole process)."""
     await pond.start()
     app = PondWebSocketsServer(pond, health_path=health_path)
+    freezer = GCFreezer() if gc_freeze else None
     async with app.listen(host, port, **kwargs) as server:
         if ready is not None:
             ready.set_result(server)
+        if freezer is not None:
+            freezer.start()
         try:
             await asyncio.Future()
         finally:
+            if freezer is not None:
+                freezer.stop()
             await pond.close()
 
 

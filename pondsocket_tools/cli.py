@@ -12,6 +12,7 @@ from rich.panel import Panel
 
 from .cli_client.pipes import silence_stdout
 from .serve import (
+    GC_FREEZE,
     TargetError,
     admin_options,
     as_asgi,
@@ -117,7 +118,9 @@ def serve(target: str, host: str, port: int, reload: bool, log_level: str, serve
             '--redis needs the redis extra: pip install "pondsocket[redis]"') from None
     settings = serving_settings(app, host, port, log_level, **serving)
     if reload:
-        # uvicorn re-imports the target in a child process on every change.
+        # uvicorn re-imports the target in a child process on every change (a development
+        # server: no GC freezer).
+        settings[GC_FREEZE] = False
         uvicorn.run("pondsocket_tools.serve:_child_app", factory=True, reload=True,
                     reload_dirs=["."], **child_settings(settings, target, redis_url, admin))
         return
@@ -149,7 +152,7 @@ def _serve_direct(target: str, host: str, port: int, reload: bool, log_level: st
                   redis_url: str | None, admin: Any, admin_port: int, *,
                   handshake_timeout: float, max_head_line: int,
                   max_headers: int, ws_per_message_deflate: bool,
-                  redact_params: tuple[str, ...]) -> None:
+                  redact_params: tuple[str, ...], gc_freeze: bool) -> None:
     """``pondctl serve --server websockets``: the direct server, for a PondSocket."""
     import logging
 
@@ -173,7 +176,7 @@ def _serve_direct(target: str, host: str, port: int, reload: bool, log_level: st
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s: %(message)s")
     run_direct(pond, host, port, handshake_timeout=handshake_timeout,
                per_message_deflate=ws_per_message_deflate, admin=admin,
-               admin_port=admin_port)
+               admin_port=admin_port, gc_freeze=gc_freeze)
 
 @main.command()
 @click.option("--host", default=DEFAULT_HOST, show_default=True, help="Interface to bind.")

@@ -15,6 +15,7 @@ import uvicorn
 from pondsocket import AdminOptions, PondSocket
 from pondsocket.asgi.redact import redacting_log_config
 from pondsocket.asgi.uvicorn import HandshakeLimits, PondWebSocketProtocol, http_protocol
+from pondsocket.gcfreeze import GCFreezer
 
 # What a child process (a --reload restart, a --workers worker) serves: pondctl's parent sets
 # them, the child's factory reads them.
@@ -22,6 +23,10 @@ ENV_TARGET = "PONDCTL_SERVE_TARGET"
 ENV_REDIS = "PONDCTL_SERVE_REDIS"
 ENV_ADMIN_TOKEN = "PONDCTL_SERVE_ADMIN_TOKEN"
 ENV_ADMIN_WRITES = "PONDCTL_SERVE_ADMIN_WRITES"
+ENV_GC_FREEZE = "PONDCTL_SERVE_GC_FREEZE"
+#: The settings key of ``--gc-freeze`` (pondctl's, not uvicorn's: :func:`run` and
+#: :func:`child_settings` take it out).
+GC_FREEZE = "gc_freeze"
 
 
 class TargetError(Exception):
@@ -113,8 +118,20 @@ class PondServer(uvicorn.Server):
     it cuts WebSockets itself (code 1012) and waits for SSE streams, which never end on their
     own, until ``timeout_graceful_shutdown`` (for ever by default). This server closes the
     PondSocket first (channels evict their members, WebSocket clients get 1001, SSE streams
-    end), then shuts down as usual. It is picklable, so ``--workers`` runs it in each worker.
+    end), then shuts down as usual. With ``gc_freeze`` it runs a
+    :class:`~pondsocket.gcfreeze.GCFreezer` while it serves.
     """
+
+    def __init__(self, config: uvicorn.Config, *, gc_freeze: bool = False) -> None:
+        super().__init__(config)
+        self.gc_freeze = gc_freeze
+        self._freezer: GCFreezer | None = None
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        if self.gc_freeze and self.started:
+            self._freezer = GCFreezer()
+            self._freezer.start()
 
     async def shutdown(self, sockets: Any = None) -> None:
         pond = find_pond(getattr(self.config, "loaded_app", None))
@@ -124,15 +141,19 @@ class PondServer(uvicorn.Server):
             except Exception:
                 logging.getLogger("pondsocket.tools").exception("error while closing")
         await super().shutdown(sockets)
+        if self._freezer is not None:
+            self._freezer.stop()
+            self._freezer = None
 
 
-def create_server(app: Any, **settings: Any) -> PondServer:
+def create_server(app: Any, *, gc_freeze: bool = False, **settings: Any) -> PondServer:
     """A :class:`PondServer` for ``app`` (``settings`` as for ``uvicorn.Config``)."""
-    return PondServer(uvicorn.Config(app, **settings))
+    return PondServer(uvicorn.Config(app, **settings), gc_freeze=gc_freeze)
 
 
 def run(app: Any, **settings: Any) -> None:
-    """Serve ``app`` until interrupted (like ``uvicorn.run``, with :func:`create_server`)."""
+    """Serve ``app`` until interrupted (like ``uvicorn.run``, with :func:`create_server`;
+    ``gc_freeze`` as for :class:`PondServer`)."""
     server = create_server(app, **settings)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises a captured SIGINT
         server.run()
@@ -151,12 +172,13 @@ def direct_pond(obj: Any, target: str) -> PondSocket:
 
 def run_direct(pond: PondSocket, host: str, port: int, *, handshake_timeout: float,
                per_message_deflate: bool, admin: AdminOptions | None = None,
-               admin_port: int = 0) -> None:
+               admin_port: int = 0, gc_freeze: bool = False) -> None:
     """Serve ``pond`` with :mod:`pondsocket.wsserver` until Ctrl+C or SIGTERM (the pond is
     closed first, as with uvicorn); exit status 3 when it cannot start.
     ``per_message_deflate`` offers compress-once (one compressed frame per broadcast).
     With ``admin``, the admin API and the health check are also served on ``admin_port``
-    (:mod:`pondsocket_tools.serve_admin`)."""
+    (:mod:`pondsocket_tools.serve_admin`). ``gc_freeze``: as for
+    :func:`~pondsocket.wsserver.serve`."""
     import asyncio
     import signal
 
@@ -176,7 +198,7 @@ def run_direct(pond: PondSocket, host: str, port: int, *, handshake_timeout: flo
         admin_server = None
         serving = asyncio.ensure_future(serve(
             pond, host, port, ready=ready, health_path="/healthz",
-            open_timeout=handshake_timeout,
+            open_timeout=handshake_timeout, gc_freeze=gc_freeze,
             compression="compress-once" if per_message_deflate else None))
         try:
             await asyncio.wait({ready, serving}, return_when=asyncio.FIRST_COMPLETED)
@@ -243,10 +265,14 @@ def child_settings(settings: dict[str, Any], target: str, redis_url: str | None,
                    admin: AdminOptions | None = None) -> dict[str, Any]:
     """``settings`` for a server whose app is loaded in child processes (``--reload``,
     ``--workers``): the app is :func:`_child_app`, which loads ``target`` (and attaches
-    ``redis_url``, serves ``admin``) there, told through the environment."""
+    ``redis_url``, serves ``admin``, runs a GC freezer for ``gc_freeze``) there, told through
+    the environment."""
+    settings = dict(settings)
+    gc_freeze = settings.pop(GC_FREEZE, False)
     for name, value in ((ENV_TARGET, target), (ENV_REDIS, redis_url),
                         (ENV_ADMIN_TOKEN, admin.token if admin else None),
-                        (ENV_ADMIN_WRITES, "1" if admin and admin.allow_writes else None)):
+                        (ENV_ADMIN_WRITES, "1" if admin and admin.allow_writes else None),
+                        (ENV_GC_FREEZE, "1" if gc_freeze else None)):
         if value:
             os.environ[name] = value
         else:
@@ -284,5 +310,8 @@ def _child_app() -> Any:
     redis_url = os.environ.get(ENV_REDIS)
     if redis_url:
         attach_redis(obj, target, redis_url)
+    if os.environ.get(ENV_GC_FREEZE) == "1":
+        # uvicorn loads the app in the worker's running loop; the worker runs until it exits
+        GCFreezer().start()
     return as_asgi(obj, admin_options(os.environ.get(ENV_ADMIN_TOKEN),
                                       os.environ.get(ENV_ADMIN_WRITES) == "1"))

@@ -10,7 +10,7 @@ import click
 
 from pondsocket.asgi.uvicorn import HandshakeLimits
 
-from .serve import log_config, uvicorn_settings
+from .serve import GC_FREEZE, log_config, uvicorn_settings
 
 _DEFAULTS = HandshakeLimits()
 
@@ -33,6 +33,10 @@ def serving_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--redact-param", "redact_params", multiple=True, metavar="NAME",
                      help="Also hide this query parameter's value in log lines (repeatable; "
                           "token, password, key and other credential names always are)."),
+        click.option("--gc-freeze/--no-gc-freeze", default=True, show_default=True,
+                     help="Freeze what survives each full garbage collection, so that "
+                          "collections stay short with thousands of connections "
+                          "(docs/big-rooms.md#garbage-collector-pauses)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -41,9 +45,11 @@ def serving_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def serving_settings(app: Any, host: str, port: int, log_level: str, *,
                      handshake_timeout: float, max_head_line: int, max_headers: int,
-                     ws_per_message_deflate: bool, redact_params: tuple[str, ...]
-                     ) -> dict[str, Any]:
-    """``uvicorn.Config`` settings for ``app`` from the command's options."""
+                     ws_per_message_deflate: bool, redact_params: tuple[str, ...],
+                     gc_freeze: bool) -> dict[str, Any]:
+    """``uvicorn.Config`` settings for ``app`` from the command's options, and
+    :data:`~pondsocket_tools.serve.GC_FREEZE` (taken out by :func:`~pondsocket_tools.serve.run`
+    and :func:`~pondsocket_tools.serve.child_settings`)."""
     limits = HandshakeLimits(handshake_timeout=handshake_timeout, max_line=max_head_line,
                              max_headers=max_headers)
     try:
@@ -52,4 +58,4 @@ def serving_settings(app: Any, host: str, port: int, log_level: str, *,
         raise click.BadParameter(str(err), param_hint="--redact-param") from None
     return {**uvicorn_settings(app, host, port, log_level, limits=limits,
                                per_message_deflate=ws_per_message_deflate),
-            "log_config": logging}
+            "log_config": logging, GC_FREEZE: gc_freeze}
