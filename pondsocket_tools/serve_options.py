@@ -34,7 +34,7 @@ def serving_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Also hide this query parameter's value in log lines (repeatable; "
                           "token, password, key and other credential names always are)."),
         click.option("--gc-freeze/--no-gc-freeze", default=True, show_default=True,
-                     help="Freeze what survives each full garbage collection, so that "
+                     help="Freeze what survives old-generation garbage collections, so that "
                           "collections stay short with thousands of connections "
                           "(docs/big-rooms.md#garbage-collector-pauses)."),
     ]

@@ -105,7 +105,7 @@ async def test_pondctl_serve_says_it_freezes(tmp_path: Path, flag: tuple[str, ..
                            cwd=tmp_path, log=log, what="pondctl serve --server websockets")
     server.start()
     server.stop()
-    assert ("survivors of full collections are frozen" in log.read_text()) is frozen
+    assert ("collections are frozen" in log.read_text()) is frozen
 
 
 def test_the_option_is_documented() -> None:
