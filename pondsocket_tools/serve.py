@@ -61,12 +61,13 @@ def load_object(target: str) -> Any:
 
 
 def as_asgi(obj: Any, admin: AdminOptions | None = None) -> Any:
-    """``obj`` as an ASGI app: a PondSocket wrapped in a PondASGIApp (serving the admin API
-    with ``admin``), any callable as is (``admin`` refused: the app configures its own)."""
+    """``obj`` as an ASGI app: a PondSocket wrapped in a PondASGIApp (with the health check
+    at ``/healthz``, as the direct server has it, and the admin API with ``admin``), any
+    callable as is (``admin`` refused: the app configures its own)."""
     if isinstance(obj, PondSocket):
         from pondsocket.asgi import PondASGIApp
 
-        return PondASGIApp(obj, admin=admin)
+        return PondASGIApp(obj, admin=admin, health_path="/healthz")
     if admin is not None:
         raise TargetError(f"--admin-token serves a PondSocket's admin API, and the target is "
                           f"a {type(obj).__name__}: pass AdminOptions to its PondASGIApp "

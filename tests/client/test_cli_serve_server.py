@@ -45,6 +45,20 @@ def app_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+async def test_a_pond_served_by_uvicorn_has_the_same_health_check(app_dir: Path) -> None:
+    server = ServerProcess([sys.executable, "-m", "pondsocket_tools.cli", "serve", "app:pond",
+                            "--port", "{port}"], cwd=app_dir, log=app_dir / "serve.log",
+                           what="pondctl serve")
+    server.start()
+    try:
+        async with httpx.AsyncClient() as http:
+            health = await http.get(f"http://127.0.0.1:{server.port}/healthz")
+        assert health.status_code == 200
+        assert health.json()["status"] == "ok"
+    finally:
+        server.stop()
+
+
 async def test_the_direct_server_serves_a_pond_and_stops_on_sigterm(app_dir: Path) -> None:
     server = ServerProcess([sys.executable, "-m", "pondsocket_tools.cli", "serve", "app:pond",
                             "--server", "websockets", "--port", "{port}"], cwd=app_dir,
