@@ -22,7 +22,7 @@ from .transport.base import BaseTransport, Transport, deliver
 from .transport.foreign import ProtocolTransport
 from .typed import PondSchema, TypedJoinContext, TypedJoinHandler, TypedLobby
 from .types import Event, IncomingConnection, Route
-from .wire import Frame, encode_frame, new_request_id
+from .wire import Frame, encode_frame, join_refusal, new_request_id
 
 if TYPE_CHECKING:
     from .server import PondSocket
@@ -347,11 +347,7 @@ class Endpoint:
                 connection.pending_joins = None
 
     def _refuse_join(self, transport: Transport, event: Event, code: int, message: str) -> None:
-        """``SYSTEM``/``UNAUTHORIZED``: every client settles its join on it, while some ignore
-        ``ERROR`` frames."""
-        self._send(transport, encode_frame(
-            ServerActions.SYSTEM, SystemEvents.UNAUTHORIZED, event.channel_name,
-            event.request_id, {"code": code, "message": message}))
+        self._send(transport, join_refusal(event.channel_name, event.request_id, code, message))
 
     async def _leave(self, connection: Connection, event: Event) -> None:
         name = event.channel_name

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from .enums import ClientActions
+from .enums import ClientActions, ServerActions, SystemEvents
 from .ids import new_request_id
 from .types import Event
 
@@ -91,6 +91,13 @@ def encode_frame(action: str, event: str, channel_name: str, request_id: str,
     except (TypeError, msgspec.EncodeError) as exc:
         raise TypeError(f"payload of event {event!r} is not JSON-serialisable: {exc}") from exc
     return Frame(data, channel_name, event)
+
+
+def join_refusal(channel_name: str, request_id: str, code: int, message: str) -> Frame:
+    """The answer to a refused join: ``SYSTEM``/``UNAUTHORIZED`` ``{"code", "message"}``.
+    Every client settles its join on it (some ignore ``ERROR`` frames)."""
+    return encode_frame(ServerActions.SYSTEM, SystemEvents.UNAUTHORIZED, channel_name,
+                        request_id, {"code": code, "message": message})
 
 
 def encode_event(event: Event, offset: int | None = None) -> Frame:
@@ -240,5 +247,6 @@ def pubsub_bytes_to_event(data: bytes) -> Event | None:
 
 __all__ = ["Frame", "WireError", "decode_json", "encode_event", "encode_frame", "encode_json",
            "event_to_json", "event_to_pubsub_bytes", "event_to_wire", "frame_to_event",
-           "frame_to_wire", "is_legacy_ping", "parse_inbound_text", "pubsub_bytes_to_event",
-           "sniff_envelope", "uuid", "wire_dict_to_event", "wire_to_event"]
+           "frame_to_wire", "is_legacy_ping", "join_refusal", "parse_inbound_text",
+           "pubsub_bytes_to_event", "sniff_envelope", "uuid", "wire_dict_to_event",
+           "wire_to_event"]

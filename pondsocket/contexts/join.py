@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Self
 
-from ..enums import ServerActions, SystemEvents
+from ..enums import ServerActions
 from ..transport.base import Transport, deliver
 from ..types import Event, JoinParams, PondAssigns, PondMessage, PondPresence, Route, User
-from ..wire import encode_frame
+from ..wire import encode_frame, join_refusal
 from .base import ChannelUserContext, check_payload
 
 if TYPE_CHECKING:
@@ -86,9 +86,8 @@ class JoinContext(ChannelUserContext):
         if not isinstance(code, int) or not 400 <= code <= 599:
             raise ValueError(f"decline code must be an HTTP error status 400-599, got {code!r}")
         self._responded = True
-        deliver(self.transport, encode_frame(
-            ServerActions.SYSTEM, SystemEvents.UNAUTHORIZED, self.event.channel_name,
-            self.event.request_id, {"code": code, "message": str(message)}))
+        deliver(self.transport, join_refusal(self.event.channel_name, self.event.request_id,
+                                             code, str(message)))
 
     def _require_member(self, what: str) -> None:
         if not self._accepted:
