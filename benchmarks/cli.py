@@ -14,13 +14,18 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from . import cluster, settings
+from . import cluster, settings, storms
 from .processes import specs
-from .report import print_table
+from .report import print_comparisons, print_table
 from .rounds import run
-from .scenarios import scenarios
+from .scenarios import comparisons, scenarios
 
 T = TypeVar("T")
+
+# The issue-#15 rows: SDK-kind (presence-diff) storms of 1,000 and 5,000, whose ratio is
+# the growth of CPU per join, and one of upstream-protocol members.
+BIG_ROOMS = [("diff", 1000), ("diff", 5000), ("upstream", 1000)]
+BIG_ROOMS_QUICK = [("diff", 100), ("diff", 500), ("upstream", 100)]
 
 
 def _list_of(convert: Callable[[str], T]) -> Callable[[str], list[T]]:
@@ -28,6 +33,16 @@ def _list_of(convert: Callable[[str], T]) -> Callable[[str], list[T]]:
         return [convert(part) for part in text.split(",") if part.strip()]
     parse.__name__ = f"comma-separated {convert.__name__}"  # argparse names it in errors
     return parse
+
+
+def _storm(text: str) -> tuple[str, int]:
+    kind, _, n = text.strip().partition(":")
+    if kind not in storms.KINDS or not n.isdigit() or int(n) < 1:
+        raise ValueError(text)
+    return kind, int(n)
+
+
+_storm.__name__ = "KIND:N storm"  # argparse names it in errors
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
                         default=[settings.SETTINGS[n] for n in settings.FANOUT_DEFAULT],
                         help="compression settings of the fan-out rows (default "
                              f"{','.join(settings.FANOUT_DEFAULT)})")
+    parser.add_argument("--big-rooms", type=_list_of(_storm), default=None,
+                        help="the big-rooms presence storms as KIND:N, KIND one of "
+                             f"{', '.join(storms.KINDS)} (default "
+                             f"{','.join(f'{k}:{n}' for k, n in BIG_ROOMS)}, --quick "
+                             f"{','.join(f'{k}:{n}' for k, n in BIG_ROOMS_QUICK)})")
     parser.add_argument("--other-settings", type=settings.parse_settings,
                         default=[settings.SETTINGS[n] for n in settings.OTHER_DEFAULT],
                         help="compression settings of the other scenarios (default "
@@ -80,7 +100,8 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
         args.messages = 100 if full else 20
     args.size = 100  # payload bytes of the many-channels scenario
     args.rooms = 1000 if full else 50
-    args.presence_users = 1000 if full else 100
+    if args.big_rooms is None:
+        args.big_rooms = BIG_ROOMS if full else BIG_ROOMS_QUICK
     args.idle = 5000 if full else 200
     args.requests = 2000 if full else 200
     args.slow_n = 100 if full else 20
@@ -100,14 +121,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.scenario = [s for s in args.scenario if s != "cluster"]
         if not args.scenario:
             return
-    servers = specs(include_upstream=not args.no_upstream, include_cluster=not args.no_cluster)
+    chosen = scenarios(args)
+    if args.scenario:
+        chosen = [s for s in chosen if any(part in s.name for part in args.scenario)]
+    # upstream has no rows in the presence scenarios: not installed for those alone
+    upstream = not args.no_upstream and any(not s.presence for s in chosen)
+    servers = specs(include_upstream=upstream, include_cluster=not args.no_cluster)
     ceiling_name = servers[0].name
     if args.server:  # the ceiling stays: every ratio needs it
         servers = [s for i, s in enumerate(servers)
                    if i == 0 or any(part in s.name for part in args.server)]
-    chosen = scenarios(args)
-    if args.scenario:
-        chosen = [s for s in chosen if any(part in s.name for part in args.scenario)]
     try:
         import uvloop
 
@@ -117,4 +140,5 @@ def main(argv: Sequence[str] | None = None) -> None:
     started = time.perf_counter()
     results = asyncio.run(run(args, chosen, servers))
     print_table(results, args.rounds, ceiling_name)
+    print_comparisons(results, comparisons(args))
     print(f"run took {time.perf_counter() - started:.0f} s", file=sys.stderr)

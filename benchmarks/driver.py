@@ -49,11 +49,13 @@ async def _join(ws: ClientConnection, channel: str, params: dict | None = None) 
 async def open_members(url: str | list[str], channels: list[str], *,
                        max_queue: int | None = 64,
                        params: Callable[[int], dict] | None = None,
-                       compression: str | None = "deflate") -> list[ClientConnection]:
+                       compression: str | None = "deflate",
+                       query: str = "") -> list[ClientConnection]:
     """One joined connection per entry of ``channels`` (opened in batches); with several
     URLs (cluster nodes) the connections are spread over them in turn. ``compression``
-    ("deflate" or None) is whether the clients offer permessage-deflate."""
-    urls = [url] if isinstance(url, str) else url
+    ("deflate" or None) is whether the clients offer permessage-deflate; ``query`` (such as
+    ``"?pond_ext=presence-diff"``) is appended to every URL."""
+    urls = [u + query for u in ([url] if isinstance(url, str) else url)]
     conns: list[ClientConnection] = []
     for start in range(0, len(channels), CONNECT_BATCH):
         batch = channels[start:start + CONNECT_BATCH]
@@ -196,6 +198,6 @@ async def _discard(ws: ClientConnection) -> None:
 
 
 def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
+    if len(values) < 2:  # quantiles needs two
+        return values[0] if values else float("nan")
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]

@@ -72,6 +72,9 @@ class ServerSpec:
     modes: dict[str, list[str]] = field(default_factory=lambda: {"default": []})
     #: Scenarios it runs in (names containing one of these); empty: all of them.
     only: tuple[str, ...] = ()
+    #: Whether it has this project's presence (diffs, coalescing): the big-rooms scenarios
+    #: run only on such servers.
+    presence: bool = False
 
     def runs(self, scenario: str) -> bool:
         """Whether this server has a row in ``scenario``."""
@@ -96,8 +99,8 @@ def specs(include_upstream: bool, include_cluster: bool = True) -> list[ServerSp
         ServerSpec("pondsocket ASGI (pondctl serve)",
                    [sys.executable, "-m", "pondsocket_tools.cli", "serve",
                     "benchmarks.servers.pond_app:pond", "--port", "{port}", "--log-level",
-                    "warning"], ROOT, modes=PONDCTL_MODES),
-        ServerSpec("pondsocket wsserver", wsserver, ROOT, modes=WSSERVER_MODES),
+                    "warning"], ROOT, modes=PONDCTL_MODES, presence=True),
+        ServerSpec("pondsocket wsserver", wsserver, ROOT, modes=WSSERVER_MODES, presence=True),
         # What uvicorn costs without this project: a bare ASGI relay under pondctl serve's
         # uvicorn settings, for the ASGI path's own share of memory and CPU.
         ServerSpec("uvicorn bare ASGI relay",

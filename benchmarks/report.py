@@ -4,6 +4,7 @@ ceiling's median under the same setting in the same run."""
 from __future__ import annotations
 
 from .rounds import Result
+from .scenarios import Comparison
 
 
 def _number(value: float) -> str:
@@ -67,3 +68,28 @@ def print_table(results: list[Result], rounds: int, ceiling_name: str) -> None:
                       ", ".join(sorted(result.negotiated)), figures(result),
                       ratios(result, ceilings.get((result.label, result.setting))))
     Console(width=200).print(table)
+
+
+def print_comparisons(results: list[Result], comparisons: list[Comparison]) -> None:
+    """Print each comparison's ratio of medians, per server and setting that measured both
+    rows (nothing when no comparison has both)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    rows = {(r.label, r.setting, r.server): r for r in results if r.samples}
+    table = Table(title="Ratios between rows: median / median, same server and setting",
+                  show_lines=True)
+    for column in ("rows", "setting", "server", "ratio"):
+        table.add_column(column)
+    for comparison in comparisons:
+        for (label, setting, server), over in rows.items():
+            under = rows.get((comparison.under, setting, server))
+            if label != comparison.over or under is None:
+                continue
+            top, bottom = over.medians(), under.medians()
+            table.add_row(f"{comparison.over} / {comparison.under}", setting, server,
+                          "\n".join(f"{metric} {top[metric] / bottom[metric]:.2f}x"
+                                    for metric in comparison.metrics
+                                    if top.get(metric) and bottom.get(metric)))
+    if table.row_count:
+        Console(width=200).print(table)

@@ -60,11 +60,12 @@ def rotated(items: list[ServerSpec], by: int) -> list[ServerSpec]:
 
 def plan(scenarios: list[Scenario], servers: list[ServerSpec], fanout_settings: list[Setting],
          other_settings: list[Setting]) -> list[tuple[Scenario, Setting, list[ServerSpec]]]:
-    """(scenario, setting, servers) in run order; the cluster runs fan-out only."""
+    """(scenario, setting, servers) in run order; the cluster runs fan-out only, presence
+    scenarios run on servers with presence only."""
     out = []
     for scenario in scenarios:
         chosen = [s for s in servers if (scenario.fanout or s.nodes == 1)
-                  and s.runs(scenario.name)]
+                  and s.runs(scenario.name) and (s.presence or not scenario.presence)]
         for setting in fanout_settings if scenario.fanout else other_settings:
             out.append((scenario, setting, chosen))
     return out

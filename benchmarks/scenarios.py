@@ -16,7 +16,8 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
-from . import driver
+from . import driver, storms
+from .bystanders import Bystanders
 from .processes import ServerProcess
 
 Figures = dict[str, dict[str, float]]
@@ -44,12 +45,25 @@ class Context:
 @dataclass(frozen=True)
 class Scenario:
     """A named measurement; ``fanout`` ones run under every fan-out setting and against the
-    cluster too. ``labels`` are the rows it yields, known before it runs (for failures)."""
+    cluster too; ``presence`` ones only on servers with this project's presence
+    (``ServerSpec.presence``). ``labels`` are the rows it yields, known before it runs (for
+    failures)."""
 
     name: str
     labels: tuple[str, ...]
     run: Callable[[Context], Awaitable[Figures]]
     fanout: bool = False
+    presence: bool = False
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A ratio the report prints between two rows of the same server and setting:
+    ``over``'s median over ``under``'s, for each of ``metrics``."""
+
+    over: str
+    under: str
+    metrics: tuple[str, ...]
 
 
 def size_label(size: int) -> str:
@@ -103,21 +117,31 @@ async def many_channels(ctx: Context) -> Figures:
                                       "cpu µs/delivery": cpu / deliveries * 1e6}}
 
 
-async def presence_storm(ctx: Context) -> Figures:
-    """Tracked users join one channel one batch after another (the ceiling has no
-    presence: an empty row)."""
-    n = ctx.args.presence_users
-    label = f"presence storm {n}"
-    if "ceiling" in ctx.server.spec.name:
-        return {label: {}}
-    cpu0 = ctx.server.cpu_seconds()
-    started = time.perf_counter()
-    conns = await ctx.open(["/bench/p"] * n, params=lambda i: {"track": True, "name": f"u{i}"},
-                           max_queue=None)
-    elapsed = time.perf_counter() - started
-    cpu = ctx.server.cpu_seconds() - cpu0
-    await driver.close_all(conns)
-    return {label: {"joins/s": n / elapsed, "cpu ms/join": cpu / n * 1e3}}
+def big_room_label(kind: str, n: int) -> str:
+    """The row of a storm of ``n`` members of ``kind``: "big rooms diff 1000"."""
+    return f"big rooms {kind} {n}"
+
+
+async def big_room(ctx: Context, kind: str, n: int) -> Figures:
+    """A presence storm of ``n`` members of ``kind`` (:mod:`.storms`) in one channel, while
+    the bystander pair chats in another from its own process; server CPU per join."""
+    bystanders = Bystanders.start(ctx.server.url, "/bench/bystanders")
+    try:
+        cpu0 = ctx.server.cpu_seconds()
+        started = time.perf_counter()
+        if kind == "sdk":
+            storm = await storms.sdk_storm(ctx.server.url, "/bench/storm", n)
+        else:
+            storm = await storms.raw_storm(ctx.open, "/bench/storm", n, diff=kind == "diff")
+        elapsed = time.perf_counter() - started
+        cpu = ctx.server.cpu_seconds() - cpu0
+        figures = {"cpu ms/join": cpu / n * 1e3, **storm.figures, "storm s": elapsed,
+                   **bystanders.stop()}
+    except BaseException:
+        bystanders.kill()
+        raise
+    await storm.close()
+    return {big_room_label(kind, n): figures}
 
 
 async def idle_memory(ctx: Context) -> Figures:
@@ -176,9 +200,24 @@ def scenarios(args: argparse.Namespace) -> list[Scenario]:
                       lambda ctx, n=n: fanout(ctx, n, args.sizes, args.messages), fanout=True)
              for n in args.fanout]
     for name, run in ((f"{args.rooms} channels x 5", many_channels),
-                      (f"presence storm {args.presence_users}", presence_storm),
                       (f"idle {args.idle} conns", idle_memory),
                       (f"request/reply x{args.requests}", request_reply),
                       (f"slow consumers N={args.slow_n}", slow_consumers)):
         table.append(Scenario(name, (name,), run))
+    for kind, n in args.big_rooms:
+        label = big_room_label(kind, n)
+        table.append(Scenario(label, (label,), lambda ctx, kind=kind, n=n: big_room(ctx, kind, n),
+                              presence=True))
     return table
+
+
+def comparisons(args: argparse.Namespace) -> list[Comparison]:
+    """The big rooms' growth: for each kind of member storming at several sizes, the
+    largest storm over the smallest (CPU per join should grow at most linearly with the
+    room, presence bytes per join per member not at all)."""
+    sizes: dict[str, list[int]] = {}
+    for kind, n in args.big_rooms:
+        sizes.setdefault(kind, []).append(n)
+    return [Comparison(big_room_label(kind, max(ns)), big_room_label(kind, min(ns)),
+                       ("cpu ms/join", "presence B/join/member"))
+            for kind, ns in sizes.items() if len(set(ns)) > 1]
