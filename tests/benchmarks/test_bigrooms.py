@@ -44,9 +44,11 @@ def test_the_issue_rows_are_the_default_and_run_only_where_presence_is() -> None
                                              "pondsocket wsserver"]
 
 
-def test_an_unknown_kind_of_storm_is_refused() -> None:
+def test_an_unknown_kind_of_storm_is_refused_and_none_skips_them() -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--big-rooms", "raw:100"])
+    args = resolve(build_parser().parse_args(["--big-rooms", ""]))
+    assert not [s for s in scenarios(args) if s.presence]
 
 
 @pytest.mark.timeout(150)
