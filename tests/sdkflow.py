@@ -1,8 +1,9 @@
-"""Waiting on SDK clients in the recovery tests: a connection state, broadcasts seen back."""
+"""Waiting on SDK clients: a connection state, a channel's presence, broadcasts seen back."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from pondsocket_tools.client import ConnectionState, PondClient
@@ -16,6 +17,18 @@ async def until_state(client: PondClient, wanted: ConnectionState, timeout: floa
                                     if change.state is wanted else None)
     try:
         if client.state is not wanted:
+            await asyncio.wait_for(reached.wait(), timeout)
+    finally:
+        remove()
+
+
+async def until_presence(chat: Any, done: Callable[[list[dict[str, Any]]], bool],
+                         timeout: float = 10.0) -> None:
+    """Return once ``done(chat.presence)`` holds (at once if it does already)."""
+    reached = asyncio.Event()
+    remove = chat.on_presence(lambda _event: reached.set() if done(chat.presence) else None)
+    try:
+        if not done(chat.presence):
             await asyncio.wait_for(reached.wait(), timeout)
     finally:
         remove()

@@ -6,7 +6,8 @@ shards of one ``RedisPubSub``; with ``REDIS_CLUSTER=1`` it is a Redis Cluster no
 admin API with write actions, under ``/_pond/admin``) and ``REDIS_HEALTH_CHECK_INTERVAL``
 (seconds, or ``off``) in the environment.
 Endpoint ``/api/socket``; channel ``/chat/:room`` tracks ``{"name"}`` from the join payload;
-``message`` is broadcast to every member, ``kick`` evicts ``payload["ids"]``.
+``message`` is broadcast to every member, ``kick`` evicts ``payload["ids"]``, ``status``
+sets the sender's presence to ``{"name", "status"}`` from the payload.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ async def on_kick(ctx: EventContext) -> None:
     await ctx.evict(ctx.payload.get("reason", "kicked"), *ctx.payload["ids"])
 
 
+async def on_status(ctx: EventContext) -> None:
+    await ctx.update_presence({"name": ctx.payload["name"], "status": ctx.payload["status"]})
+
+
 def build() -> PondSocket:
     env = os.environ
     health = env.get("REDIS_HEALTH_CHECK_INTERVAL", "1")
@@ -71,6 +76,7 @@ def build() -> PondSocket:
     lobby = endpoint.create_channel("/chat/:room", on_join)
     lobby.on_message("message", on_message)
     lobby.on_message("kick", on_kick)
+    lobby.on_message("status", on_status)
     return pond
 
 

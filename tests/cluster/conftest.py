@@ -128,8 +128,8 @@ async def ws_client(spawn_nodes: Any) -> AsyncIterator[Callable[..., Any]]:
     # Depends on spawn_nodes so that clients close before the servers stop.
     clients: list[WSClient] = []
 
-    async def open_client(node: NodeProcess, label: str = "") -> WSClient:
-        client = await WSClient.open(node, label)
+    async def open_client(node: NodeProcess, label: str = "", query: str = "") -> WSClient:
+        client = await WSClient.open(node, label, query)
         clients.append(client)
         return client
 

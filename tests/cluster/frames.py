@@ -24,7 +24,7 @@ def brief(frame: Frame) -> str:
     p = frame["payload"]
     if frame["action"] == "CLOSED":
         return f"connection ended: {frame['event']}"
-    if frame["action"] == "PRESENCE":
+    if frame["action"] == "PRESENCE" and "changed" in p:
         return f"PRESENCE {frame['event']} changed={p['changed'].get('name')} list={names(frame)}"
     return f"{frame['action']} {frame['event']} {json.dumps(p)}"
 

@@ -131,8 +131,10 @@ class WSClient(FrameWaits):
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     @classmethod
-    async def open(cls, node: NodeProcess, label: str = "") -> WSClient:
-        ws = await connect(node.ws_url, open_timeout=WAIT, close_timeout=1)
+    async def open(cls, node: NodeProcess, label: str = "", query: str = "") -> WSClient:
+        """Connected to ``node`` (``query``, such as ``?pond_ext=presence-diff``, appended to
+        its URL), its CONNECT frame read."""
+        ws = await connect(node.ws_url + query, open_timeout=WAIT, close_timeout=1)
         client = cls(ws, node, label)
         client.connect_frame = await client.next()
         assert client.connect_frame["action"] == "CONNECT", client.connect_frame
@@ -168,7 +170,7 @@ class WSClient(FrameWaits):
         if frame is None:
             self._inbox.put_nowait(None)
             raise ConnectionError(f"{self.label}: connection ended ({self.closed_with})")
-        if frame["action"] == "PRESENCE":
+        if frame["action"] == "PRESENCE" and "presence" in frame["payload"]:  # not a diff
             self.presence = names(frame)
         return frame
 
