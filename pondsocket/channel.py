@@ -50,7 +50,8 @@ HISTORY_SUBSCRIBE_WAIT = 5.0
 class Member:
     """One user's membership of one channel."""
 
-    __slots__ = ("assigns", "extensions", "held", "joined_at", "transport", "user_id")
+    __slots__ = ("assigns", "extensions", "held", "joined_at", "takes_offsets", "transport",
+                 "user_id")
 
     def __init__(self, transport: Transport, assigns: PondAssigns) -> None:
         self.transport = transport
@@ -60,6 +61,9 @@ class Member:
         #: The protocol extensions granted to this member's connection: delivery groups
         #: members by the frames they take.
         self.extensions: frozenset[str] = getattr(transport, "extensions", frozenset())
+        #: Whether broadcasts reach it with their offset (it negotiated ``history``): read
+        #: once per recipient of every broadcast, so kept as a flag, not a set lookup.
+        self.takes_offsets = HISTORY in self.extensions
         # While a recovery is read, live frames wait here (with their offset, 0 for none).
         self.held: list[tuple[Frame, int]] | None = None
 
@@ -387,23 +391,24 @@ class Channel:
                     member.send(frame)
                     count += 1
             else:
-                # Each kind encoded once (the plain one by the caller, which checked the
-                # payload before storing it), the offset one only if some recipient takes it.
-                plain = frame or encode_frame(action, event_name, self.name, request_id,
-                                              payload)
-                tagged: Frame | None = None
+                # Each kind encoded once, and only if some recipient takes it (the publishing
+                # node passes the plain one: it checked the payload before storing it).
+                plain, tagged = frame, None
                 for member in recipients:
-                    if HISTORY in member.extensions:
+                    if member.takes_offsets:
                         if tagged is None:
                             tagged = encode_frame(action, event_name, self.name, request_id,
                                                   payload, offset)
                         member.send(tagged, offset)
                     else:
+                        if plain is None:
+                            plain = encode_frame(action, event_name, self.name, request_id,
+                                                 payload)
                         member.send(plain)
                     count += 1
         else:
             for member in recipients:
-                tag = offset if offset is not None and HISTORY in member.extensions else None
+                tag = offset if offset is not None and member.takes_offsets else None
                 transformed = await self._outgoing_frame(outgoing, member, action, event_name,
                                                          payload, request_id, tag)
                 if transformed is not None:
