@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 
 from ..positions import HistoryEntry, StreamPosition
 from ..pubsub import format_message_topic
@@ -88,8 +89,11 @@ class RedisHistoryStore:
             raise ValueError("RedisHistoryStore needs at least one Redis client")
         self._prefix = prefix
         self._scripts: dict[int, tuple[AsyncScript, AsyncScript]] = {}
+        only = clients[0]
+        # One client needs no hashing (appends are on every broadcast's path).
         self._locate: Callable[[str], tuple[Redis | RedisCluster, str]] = (
-            lambda stream: (clients[shard_of(stream, len(clients))], stream))
+            (lambda stream: (only, stream)) if len(clients) == 1 else
+            (lambda stream: (clients[shard_of(stream, len(clients))], stream)))
 
     @classmethod
     def on_topics_of(cls, pubsub: RedisPubSub, lobby: Lobby, *,
@@ -167,13 +171,24 @@ class RedisHistoryStore:
         return out
 
 
+async def _run(script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
+    """``EVALSHA`` of ``script`` straight through ``execute_command`` (what ``AsyncScript``
+    calls, less its per-call packing); a server that lacks the script (restarted, flushed)
+    gets it through ``AsyncScript``, which loads it and runs it again."""
+    try:
+        return await script.registered_client.execute_command(
+            "EVALSHA", script.sha, len(keys), *keys, *args)
+    except NoScriptError:
+        return await script(keys=keys, args=args)
+
+
 async def _once_more(script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
     """Run ``script``, once more on a connection error: after a Redis restart the pool's
     first connection is a dead one, and a join should not fail its recovery for that."""
     try:
-        return await script(keys=keys, args=args)
+        return await _run(script, keys, args)
     except RedisConnectionError:
-        return await script(keys=keys, args=args)
+        return await _run(script, keys, args)
 
 
 __all__ = ["RedisHistoryStore"]

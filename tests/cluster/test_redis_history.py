@@ -113,3 +113,20 @@ async def test_the_redis_store_numbers_trims_and_starts_a_new_epoch_when_lost(
         assert lost.reason == "epoch changed" and lost.position.offset == 0
     finally:
         await redis.aclose()
+
+
+async def test_appends_go_on_after_the_server_lost_its_scripts(redis_server) -> None:
+    # Appends call EVALSHA directly: a server without the script (SCRIPT FLUSH, a replica
+    # promoted before it saw the script) gets it loaded, and the numbering goes on.
+    redis = Redis.from_url(redis_server.url)
+    try:
+        history = LobbyHistory(HistoryOptions(size=5), RedisHistoryStore(redis, prefix="s"))
+        assert await history.append("/c/1", "e", {"i": 0}, AllUsers(), "r0") == 1
+        epoch = (await history.position("/c/1")).epoch
+        await redis.script_flush()
+        assert await history.append("/c/1", "e", {"i": 1}, AllUsers(), "r1") == 2
+        await redis.script_flush()
+        assert await history.position("/c/1") == StreamPosition(epoch, 2)
+        assert [e.payload for e in await history.read("/c/1")] == [{"i": 0}, {"i": 1}]
+    finally:
+        await redis.aclose()
