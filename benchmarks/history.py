@@ -7,7 +7,8 @@ Rows, server CPU measured from /proc as in the main benchmark (docs/benchmarks.m
   app) and on (the same app with ``enable_history``), interleaved per round: on one node
   (in-memory history) and on 2 nodes over ``RedisPubSub`` with a ``RedisHistoryStore``
   (half the subscribers on each node, the publisher on node 1; CPU summed over both nodes
-  and the redis-server, which the benchmark starts on a free port);
+  and the redis-server, which the benchmark starts on a free port, and each process's
+  own figure: where the difference is spent);
 * replaying M missed broadcasts to one rejoining client (one node): server CPU from its
   join frame to the last replayed frame.
 
@@ -63,15 +64,17 @@ async def _open(url: str) -> ClientConnection:
     return ws
 
 
-async def fanout_row(server: ServerProcess, n: int, messages: int) -> float:
-    """CPU µs per delivery for ``messages`` broadcasts of 100 B to ``n`` history clients."""
+async def fanout_row(server: ServerProcess, n: int, messages: int) -> list[float]:
+    """CPU µs per delivery for ``messages`` broadcasts of 100 B to ``n`` history clients,
+    per process of ``server`` (on 2 nodes: Redis, node 1, node 2)."""
     # spread in turn over the nodes: conns[0], the publisher, is on node 1
     conns = await driver.open_members([url + HISTORY_QUERY for url in server.urls],
                                       ["/bench/1"] * n, compression=None)
     try:
-        cpu0 = server.cpu_seconds()
+        cpu0 = [process.cpu_seconds() for process in server.processes]
         await driver.fan_out(conns, [(conns[0], "/bench/1")], messages, 100, n * messages)
-        return (server.cpu_seconds() - cpu0) / (n * messages) * 1e6
+        return [(process.cpu_seconds() - before) / (n * messages) * 1e6
+                for process, before in zip(server.processes, cpu0, strict=True)]
     finally:
         await driver.close_all(conns)
 
@@ -114,9 +117,9 @@ def _summary(values: list[float]) -> str:
 
 
 async def measure(nodes: int, name: str, args: argparse.Namespace,
-                  replay: list[float]) -> float:
-    """One fan-out figure for history ``name`` on ``nodes`` fresh processes (on one node
-    with history on, also a replay figure into ``replay``)."""
+                  replay: list[float]) -> list[float]:
+    """The fan-out figure of each process for history ``name`` on ``nodes`` fresh processes
+    (on one node with history on, also a replay figure into ``replay``)."""
     # a namespace per run: its topics and history keys are its own
     env = {"POND_NAMESPACE": f"histbench-{uuid.uuid4().hex[:12]}"}
     server = ServerProcess(_spec(nodes, name), extra_env=env)
@@ -129,10 +132,15 @@ async def measure(nodes: int, name: str, args: argparse.Namespace,
         server.stop()
 
 
-def _report(fanout: dict[tuple[int, str], list[float]], replay: list[float],
+# What each process of a 2-node row is, in ServerProcess.processes order.
+PROCESS_NAMES = ("Redis", "node 1 (the publisher's)", "node 2")
+
+
+def _report(fanout: dict[tuple[int, str], list[list[float]]], replay: list[float],
             args: argparse.Namespace) -> None:
     for nodes in args.node_counts:
-        off, on = fanout[nodes, "off"], fanout[nodes, "on"]
+        off = [sum(split) for split in fanout[nodes, "off"]]
+        on = [sum(split) for split in fanout[nodes, "on"]]
         ratios = [a / b for a, b in zip(on, off, strict=True)]
         where = ("1 node, in-memory history" if nodes == 1 else
                  f"{nodes} nodes + Redis (CPU summed), RedisHistoryStore")
@@ -141,13 +149,18 @@ def _report(fanout: dict[tuple[int, str], list[float]], replay: list[float],
         print(f"  history off: {_summary(off)}")
         print(f"  history on:  {_summary(on)}")
         print(f"  on/off:      {_summary(ratios)}")
+        if nodes > 1:  # where the difference is spent
+            for index, label in enumerate(PROCESS_NAMES):
+                each = {name: _summary([split[index] for split in fanout[nodes, name]])
+                        for name in ("off", "on")}
+                print(f"    {label}: off {each['off']}, on {each['on']}")
     if replay:
         print(f"replay of {args.missed} missed broadcasts to one client: server CPU ms, "
               f"median (min-max): {_summary(replay)}")
 
 
 async def run(args: argparse.Namespace) -> None:
-    fanout: dict[tuple[int, str], list[float]] = {
+    fanout: dict[tuple[int, str], list[list[float]]] = {
         (nodes, name): [] for nodes in args.node_counts for name in ("off", "on")}
     replay: list[float] = []
     for round_no in range(args.rounds):
@@ -156,8 +169,9 @@ async def run(args: argparse.Namespace) -> None:
         for nodes in args.node_counts:
             for name in order:
                 fanout[nodes, name].append(await measure(nodes, name, args, replay))
-            print(f"round {round_no + 1}, {nodes} node(s): off {fanout[nodes, 'off'][-1]:.2f}, "
-                  f"on {fanout[nodes, 'on'][-1]:.2f} µs/delivery", file=sys.stderr)
+            off, on = (sum(fanout[nodes, name][-1]) for name in ("off", "on"))
+            print(f"round {round_no + 1}, {nodes} node(s): off {off:.2f}, on {on:.2f} "
+                  "µs/delivery", file=sys.stderr)
     _report(fanout, replay, args)
 
 

@@ -1,6 +1,6 @@
 """The history benchmark (``python -m benchmarks.history``) runs end to end and reports
 its rows: fan-out with history off and on (one node, and two nodes over a Redis the
-benchmark starts), and the replay of missed broadcasts."""
+benchmark starts, with each process's share there), and the replay of missed broadcasts."""
 
 from __future__ import annotations
 
@@ -28,4 +28,6 @@ def test_the_quick_history_benchmark_reports_every_row() -> None:
     assert "2 nodes + Redis (CPU summed), RedisHistoryStore" in out, out
     for label in ("history off:", "history on:", "on/off:"):  # once per fan-out row
         assert len(re.findall(rf"{label}\s+[\d.]+ \([\d.]+-[\d.]+\)", out)) == 2, out
+    for process in ("Redis", r"node 1 \(the publisher's\)", "node 2"):  # the 2-node split
+        assert re.search(rf"{process}: off [\d.]+ \([\d.-]+\), on [\d.]+ \(", out), out
     assert re.search(r"replay of 50 missed broadcasts .*: [\d.]+ \(", out), out
