@@ -15,7 +15,9 @@ recorded in between, so the message path pays nothing for it.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from .types import PondAssigns, PondPresence
@@ -133,16 +135,49 @@ class ServerView:
         return [self._channel_record(path, pattern, channel)
                 for path, pattern, channel in self._live_channels()]
 
-    def channel(self, name: str, endpoint: str | None = None, *, assigns: bool = False
+    def channel(self, name: str, endpoint: str | None = None, *, assigns: bool = False,
+                local: tuple[int, int | None] | None = None
                 ) -> tuple[ChannelRecord, list[MemberRecord]] | None:
         """The channel ``name`` (on ``endpoint`` when given, else the first found) and its
         members, local then remote; None when it is not live here. Members' assigns are
-        copied only with ``assigns``."""
-        for path, pattern, channel in self._live_channels():
-            if channel.name == name and (endpoint is None or endpoint == path):
-                return self._channel_record(path, pattern, channel), self._members(
-                    channel, assigns)
-        return None
+        copied only with ``assigns``. With ``local`` (a ``(start, stop)`` slice, ``stop``
+        None for the end) only that slice of this node's members, in join order."""
+        found = self._find(name, endpoint)
+        if found is None:
+            return None
+        path, pattern, channel = found
+        members = (self._members(channel, assigns) if local is None
+                   else self._local_members(channel, assigns, *local))
+        return self._channel_record(path, pattern, channel), members
+
+    def member_counts(self, name: str, endpoint: str | None = None) -> dict[str, int] | None:
+        """Channel ``name``'s members per node, without listing them: this node's own under
+        its id, the others' as its replica knows them; None when it is not live here."""
+        found = self._find(name, endpoint)
+        if found is None:
+            return None
+        channel = found[2]
+        counts = {self.node_id: len(channel.members)}
+        for remote in channel.remote_members.values():
+            counts[remote.node_id] = counts.get(remote.node_id, 0) + 1
+        return counts
+
+    def replica_members(self, name: str, endpoint: str | None, nodes: Collection[str], *,
+                        assigns: bool = False) -> dict[str, list[MemberRecord]]:
+        """The members of channel ``name`` connected to ``nodes``, as this node's replica
+        knows them (``joined_at`` unknown), by node."""
+        found = self._find(name, endpoint)
+        out: dict[str, list[MemberRecord]] = {node: [] for node in nodes}
+        if found is None or not out:
+            return out
+        channel = found[2]
+        presence = channel.presence
+        for uid, remote in channel.remote_members.items():
+            if remote.node_id in out:
+                out[remote.node_id].append(MemberRecord(
+                    uid, remote.node_id, _copy(presence.get(uid)), None,
+                    dict(remote.assigns) if assigns else None))
+        return out
 
     def connections(self) -> list[ConnectionRecord]:
         now = time.monotonic()
@@ -176,6 +211,12 @@ class ServerView:
 
     # -- walking the live objects ----------------------------------------------------------
 
+    def _find(self, name: str, endpoint: str | None) -> tuple[str, str, Channel] | None:
+        for path, pattern, channel in self._live_channels():
+            if channel.name == name and (endpoint is None or endpoint == path):
+                return path, pattern, channel
+        return None
+
     def _live_channels(self) -> list[tuple[str, str, Channel]]:
         return [(endpoint.path, lobby.path, channel)
                 for endpoint in self._pond.endpoints for lobby in endpoint.lobbies
@@ -194,17 +235,19 @@ class ServerView:
     @staticmethod
     def _members(channel: Channel, assigns: bool) -> list[MemberRecord]:
         presence = channel.presence
-
-        def copy(value: Any) -> Any:
-            return dict(value) if value is not None else None
-
-        members = [MemberRecord(uid, "local", copy(presence.get(uid)), member.joined_at,
-                                dict(member.assigns) if assigns else None)
-                   for uid, member in channel.members.items()]
-        members += [MemberRecord(uid, remote.node_id, copy(presence.get(uid)), None,
+        members = ServerView._local_members(channel, assigns, 0, None)
+        members += [MemberRecord(uid, remote.node_id, _copy(presence.get(uid)), None,
                                  dict(remote.assigns) if assigns else None)
                     for uid, remote in channel.remote_members.items()]
         return members
+
+    @staticmethod
+    def _local_members(channel: Channel, assigns: bool, start: int,
+                       stop: int | None) -> list[MemberRecord]:
+        presence = channel.presence
+        return [MemberRecord(uid, "local", _copy(presence.get(uid)), member.joined_at,
+                             dict(member.assigns) if assigns else None)
+                for uid, member in islice(channel.members.items(), start, stop)]
 
     def _counters(self) -> dict[str, int]:
         opened = closed = received = broadcast = delivered = dropped = queued = 0
@@ -226,6 +269,10 @@ class ServerView:
                 "messages_received": received, "messages_broadcast": broadcast,
                 "frames_delivered": delivered, "dropped_frames": dropped,
                 "queued_frames": queued}
+
+
+def _copy(value: Any) -> Any:
+    return dict(value) if value is not None else None
 
 
 __all__ = ["ChannelRecord", "ConnectionRecord", "EndpointRecord", "MemberRecord", "NodeRecord",

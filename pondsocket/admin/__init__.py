@@ -6,7 +6,8 @@ queries behind the admin HTTP API (served by :mod:`pondsocket.asgi.admin`).
   server's read-only :class:`~pondsocket.view.ServerView`;
 * :mod:`.rates`, :mod:`.metrics`: per-second rates and the Prometheus text format;
 * :mod:`.events`: each server's event bus (a :class:`~pondsocket.PondListener`);
-* :mod:`.cluster`, :mod:`.merge`: asking every node of a cluster and merging the answers.
+* :mod:`.cluster`, :mod:`.merge`: asking every node of a cluster and merging the answers;
+* :mod:`.paging`: a page of a channel's members, each node sending only its part.
 """
 
 from .documents import CONNECTION_SORTS, AdminInspector, inspector_of, sort_connections

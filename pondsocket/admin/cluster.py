@@ -93,6 +93,21 @@ class ClusterWatch:
         self.close()
 
 
+def own_slice(slices: Any, node_id: str) -> tuple[int, int | None] | None:
+    """This node's part of a page, from a ``channel`` query's ``slices`` argument
+    (``{node_id: [start, stop]}``): None without the argument (every member: a lone node,
+    or a node of an older version asking), an empty slice when the page needs none of
+    this node's members."""
+    if not isinstance(slices, dict):
+        return None
+    part = slices.get(node_id)
+    if (isinstance(part, list) and len(part) == 2
+            and all(isinstance(n, int) and not isinstance(n, bool) for n in part)
+            and 0 <= part[0] <= part[1]):
+        return part[0], part[1]
+    return 0, 0
+
+
 async def answer_query(pond: PondSocket, query: str, args: dict[str, Any]) -> NodeAnswer:
     """``pond``'s own answer to an admin query: a document of its
     :class:`~pondsocket.admin.AdminInspector` (``overview``, ``endpoints``, ``channels``,
@@ -115,7 +130,8 @@ async def answer_query(pond: PondSocket, query: str, args: dict[str, Any]) -> No
                                              limit=limit if isinstance(limit, int) else None)
         elif query == "channel":
             document = inspector.channel(str(args["name"]), args.get("endpoint"),
-                                         expose_assigns=bool(args.get("expose_assigns")))
+                                         expose_assigns=bool(args.get("expose_assigns")),
+                                         local=own_slice(args.get("slices"), node))
         elif query == "evict":
             document = {"evicted": await inspector.evict(
                 str(args["name"]), str(args["user_id"]), str(args["reason"]),

@@ -14,7 +14,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from ..view import ChannelRecord, ServerView
+from ..view import ChannelRecord, MemberRecord, ServerView
 from .metrics import metrics_text
 from .rates import NODE_RATE_KEYS, RATE_KEYS, RateMeter
 
@@ -111,24 +111,40 @@ class AdminInspector:
                 "node_ids": [self.view.node_id]}
 
     def channel(self, name: str, endpoint: str | None = None, *,
-                expose_assigns: bool = False) -> dict[str, Any] | None:
+                expose_assigns: bool = False,
+                local: tuple[int, int | None] | None = None) -> dict[str, Any] | None:
         """One channel with its members (local and remote), or None when it does not exist.
 
         Local members have ``"node": "local"``; those on other nodes their node id.
-        Assigns are included only with ``expose_assigns``.
+        Assigns are included only with ``expose_assigns``. With ``local`` (a ``(start,
+        stop)`` slice) only that slice of this node's own members, and ``"members_from"``
+        says where it starts: a node's part of a cluster-wide page (:mod:`.paging`).
         """
-        found = self.view.channel(name, endpoint, assigns=expose_assigns)
+        found = self.view.channel(name, endpoint, assigns=expose_assigns, local=local)
         if found is None:
             return None
         channel, members = found
-        docs = []
-        for member in members:
-            doc: dict[str, Any] = {"user_id": member.user_id, "node": member.node,
-                                   "presence": member.presence, "joined_at": member.joined_at}
-            if expose_assigns:
-                doc["assigns"] = member.assigns
-            docs.append(doc)
-        return {**self._channel_summary(channel, time.monotonic()), "members": docs}
+        document = {**self._channel_summary(channel, time.monotonic()),
+                    "members": [self._member(m, expose_assigns) for m in members]}
+        if local is not None:
+            document["members_from"] = local[0]
+        return document
+
+    def replica_members(self, name: str, endpoint: str | None, nodes: list[str], *,
+                        expose_assigns: bool = False) -> dict[str, list[dict[str, Any]]]:
+        """The members of channel ``name`` on each of ``nodes`` as this node's replica knows
+        them (``joined_at`` null): what a page shows of a node that did not answer."""
+        found = self.view.replica_members(name, endpoint, nodes, assigns=expose_assigns)
+        return {node: [self._member(m, expose_assigns) for m in members]
+                for node, members in found.items()}
+
+    @staticmethod
+    def _member(member: MemberRecord, expose_assigns: bool) -> dict[str, Any]:
+        doc: dict[str, Any] = {"user_id": member.user_id, "node": member.node,
+                               "presence": member.presence, "joined_at": member.joined_at}
+        if expose_assigns:
+            doc["assigns"] = member.assigns
+        return doc
 
     def connections(self, *, sort: str = "age", limit: int | None = None) -> dict[str, Any]:
         """The connections (all, or the first ``limit`` by ``sort``, one of

@@ -33,6 +33,7 @@ from ..admin.merge import (
 )
 from ..admin.metrics import metrics_text
 from ..admin.options import AdminOptions
+from ..admin.paging import page_channel
 from ..wire import WireError, decode_json
 from .scope import Scope, query_dict
 
@@ -142,16 +143,22 @@ class AdminRoutes:
             return [await answer_query(self.pond, name, args)]
         return await cluster.ask(name, args, timeout=self.options.cluster_timeout)
 
+    async def _answers(self, name: str, args: dict[str, Any], cluster: ClusterAdmin | None,
+                       merge: Callable[[list[NodeAnswer]], Any] | None = None
+                       ) -> list[NodeAnswer]:
+        """Every node's answer to ``name``; one that does not merge is an error answer."""
+        merge = merge or _MERGE[name]
+        return [answer if _merges(merge, answer)
+                else NodeAnswer(answer.node_id, error="a malformed answer")
+                for answer in await self._ask(name, args, cluster)]
+
     async def _document(self, send: Any, name: str, query: dict[str, str],
                         args: dict[str, Any] | None = None,
                         merge: Callable[[list[NodeAnswer]], Any] | None = None) -> None:
         """Answer with document ``name``: this node's, or every node's merged."""
         cluster = self._cluster(query)
         merge = merge or _MERGE[name]
-        answers = [answer if _merges(merge, answer)
-                   else NodeAnswer(answer.node_id, error="a malformed answer")
-                   for answer in await self._ask(name, args or {}, cluster)]
-        document = merge(answers)
+        document = merge(await self._answers(name, args or {}, cluster, merge))
         if document is None:
             await _error(send, 404, f"no channel {(args or {}).get('name')}")
             return
@@ -194,10 +201,21 @@ class AdminRoutes:
             await _error(send, 400, f"limit must be a whole number from 1 to {MAX_LIMIT}")
             return
         endpoint = query.get("endpoint")
-        await self._document(send, "channel", query, {
-            "name": self._name(parts, endpoint), "endpoint": endpoint,
-            "expose_assigns": self.options.expose_assigns},
-            lambda answers: page_members(merge_channel(answers), offset or 0, limit))
+        args = {"name": self._name(parts, endpoint), "endpoint": endpoint,
+                "expose_assigns": self.options.expose_assigns}
+        cluster = self._cluster(query)
+        if cluster is None:  # every member is at hand: page the document
+            await self._document(send, "channel", query, args, lambda answers: page_members(
+                merge_channel(answers), offset or 0, limit))
+            return
+        # each node sends only its part of the page (pondsocket.admin.paging)
+        document = await page_channel(lambda paged: self._answers("channel", paged, cluster),
+                                      self.inspector, args, offset or 0, limit)
+        if document is None:
+            await _error(send, 404, f"no channel {args['name']}")
+            return
+        document["scope"] = "cluster"
+        await send_json(send, 200, document)
 
     async def _history(self, send: Any, parts: list[str], query: dict[str, str]) -> None:
         """``/channels/{name}/history?after=K&limit=N``: this node's view of the stream

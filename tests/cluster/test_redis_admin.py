@@ -122,3 +122,69 @@ async def test_a_stopped_node_leaves_the_answers_at_once(spawn_nodes: Any,
     overview = await cluster_of(http, node1, 1)
     assert [n["node_id"] for n in overview["nodes"]] == ["node1"]
     assert overview["cluster_nodes"] == []
+
+
+async def pages(http: httpx.AsyncClient, node: NodeProcess, limit: int) -> list[dict[str, Any]]:
+    """Every page of ROOM's members asked of ``node``, ``limit`` at a time."""
+    out: list[dict[str, Any]] = []
+    while True:
+        page = await get(http, node, f"/channels/%2Fchat%2Flobby?offset={len(out)}&limit={limit}")
+        assert page["offset"] == len(out) and page["limit"] == limit
+        out += page["members"]
+        if len(page["members"]) < limit:
+            return out
+
+
+async def test_member_pages_ship_only_the_page(spawn_nodes: Any, ws_client: Any,
+                                               http: httpx.AsyncClient, redis_spy: Any) -> None:
+    """A page of a channel spread over nodes: each node sends only its part of it, the
+    members come in a stable order (the asked node's first, then by node id; join order
+    within a node), each once over all pages; a frozen node's part comes from the asked
+    node's replica."""
+    node1, node2, node3 = await spawn_nodes(3, heartbeat_interval=0.3, admin_token=TOKEN)
+    placement = [(node1, f"a{i}") for i in range(12)] + [(node2, f"b{i}") for i in range(18)]
+    clients = []
+    for node, name in placement:
+        client = await ws_client(node, name)
+        await client.join(ROOM, name)
+        clients.append(client)
+    everyone = {name for _, name in placement}
+    for client in (clients[0], clients[-1]):  # both nodes' replicas are complete
+        await client.wait_presence(everyone)
+    await cluster_of(http, node3, 3)
+    in_join_order = [c.id for c in clients]
+
+    # node2's reply to node1's query for the page 10-17 holds its part only: 6 members.
+    replies: list[dict[str, Any]] = []
+
+    def node2_reply(message: dict[str, Any]) -> bool:
+        if (message["type"], message["sourceNodeId"]) == ("ADMIN_REPLY", "node2"):
+            replies.append(message)
+            return True
+        return False
+
+    waiting = asyncio.ensure_future(redis_spy.wait_for(node2_reply, what="node2's reply"))
+    await asyncio.sleep(0)  # one step: the spy's waiter is registered before the query
+    page = await get(http, node1, "/channels/%2Fchat%2Flobby?offset=10&limit=8")
+    await waiting
+    assert [m["user_id"] for m in replies[0]["document"]["members"]] == in_join_order[12:18]
+    assert [m["user_id"] for m in page["members"]] == in_join_order[10:18]
+    assert page["members_total"] == 30 and page["member_count"] == 12
+    assert [m["node"] for m in page["members"]] == ["local"] * 2 + ["node2"] * 6
+    assert "members_from" not in page
+
+    for asked in (node1, node3):  # node3 has no member: it learns the counts first
+        members = await pages(http, asked, limit=7)
+        assert [m["user_id"] for m in members] == in_join_order, asked.name
+    whole = await get(http, node1, "/channels/%2Fchat%2Flobby")  # no limit: every member
+    assert [m["user_id"] for m in whole["members"]] == in_join_order
+
+    node2.pause()  # SIGSTOP: no answer, not yet declared dead (5 s)
+    try:
+        page = await get(http, node1, "/channels/%2Fchat%2Flobby?offset=10&limit=8")
+    finally:
+        node2.resume()
+    assert [m["user_id"] for m in page["members"]] == in_join_order[10:18]
+    assert [m["joined_at"] is None for m in page["members"]] == [False] * 2 + [True] * 6
+    assert page["nodes"][1] == {"node_id": "node2", "ok": False,
+                                "error": "no answer within 1 s"}
