@@ -41,6 +41,7 @@ from websockets.protocol import State
 
 from ..wire import Frame
 from ..wsframes import FrameEncoding, compress_once_extensions, encoding_for
+from ..wsrelease import release_websocket_protocol
 from .scope import SEND_FRAME_NOW, SEND_TEXT_NOW
 
 try:
@@ -317,6 +318,14 @@ if HttpToolsProtocol is not None:
         """uvicorn's httptools protocol with bounded request heads (see the module
         docstring)."""
 
+        def handle_websocket_upgrade(self, *args: Any) -> None:
+            super().handle_websocket_upgrade(*args)
+            if self.transport.get_protocol() is not self:
+                # Upgraded: the WebSocket protocol has the connection and this one is never
+                # called again (nor told of the close). Its parser holds bound methods of it,
+                # a cycle that would keep both (and the transport) until a full collection.
+                self.parser = None  # type: ignore[assignment]
+
     PondHTTPProtocol = PondHttpToolsProtocol
 else:  # pragma: no cover - uvicorn[standard] brings httptools
     PondHTTPProtocol = PondH11Protocol
@@ -410,6 +419,10 @@ class PondWebSocketProtocol(_WebSocketBase):  # type: ignore[misc, valid-type]
             self.scope["extensions"][SEND_TEXT_NOW] = self.send_text_now
             self.scope["extensions"][SEND_FRAME_NOW] = self.send_frame_now
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        _release(self)
+
     def send_text_now(self, data: bytes) -> bool:
         """Write a text frame (``data``: UTF-8) at once, as ``websocket.send`` would; False,
         writing nothing, when the connection is not open or its socket is paused (a slow
@@ -461,3 +474,16 @@ class PondWebSocketProtocol(_WebSocketBase):  # type: ignore[misc, valid-type]
         await super().send(message)
         if not message.get("more_body", False):
             self.handshake_complete = True
+
+
+def _release(protocol: Any) -> None:
+    """Break the reference cycles a closed WebSocket connection's protocol is in, so that
+    reference counting frees it (and its transport, parser and queue) at once instead of the
+    next full garbage collection (which never comes for objects ``gc.freeze()`` froze)."""
+    extensions = (getattr(protocol, "scope", None) or {}).get("extensions")
+    if extensions:  # bound methods of the protocol in its own scope
+        extensions.pop(SEND_TEXT_NOW, None)
+        extensions.pop(SEND_FRAME_NOW, None)
+    conn = getattr(protocol, "conn", None)
+    if conn is not None:
+        release_websocket_protocol(conn)
