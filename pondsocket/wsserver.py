@@ -39,6 +39,7 @@ from .types import Headers, IncomingConnection, parse_cookies
 from .view import ServerView
 from .wire import Frame, encode_json
 from .wsframes import compress_once_extensions, encoding_for
+from .wsrelease import release_websocket_protocol
 
 if TYPE_CHECKING:  # an adapter drives the core through the objects it is given
     from .contexts.connection import ConnectionContext
@@ -115,6 +116,16 @@ class WebSocketsTransport(BaseTransport):
         task = asyncio.ensure_future(self._connection.close(code, truncate_close_reason(reason)))
         _closing.add(task)
         task.add_done_callback(_closing.discard)
+
+
+class PondServerConnection(ServerConnection):
+    """``websockets``' server connection, freed by reference counting once closed: its
+    protocol's parser generator (whose frame holds the protocol) is closed when the
+    connection is lost (:mod:`pondsocket.wsrelease`), refused handshakes included."""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        release_websocket_protocol(self.protocol)
 
 
 class _Handshake:
@@ -211,7 +222,9 @@ class PondWebSocketsServer:
         ``websockets.serve``; defaults: frames up to 4x ``max_message_size`` (larger ones
         within that get a 413 error frame), no compression. ``compression`` is one of
         :data:`COMPRESSION_MODES`; ``"compress-once"`` offers permessage-deflate with the
-        :func:`compress_once_extensions` defaults (pass ``extensions`` for others). The
+        :func:`compress_once_extensions` defaults (pass ``extensions`` for others).
+        Connections are :class:`PondServerConnection` unless ``create_connection`` says
+        otherwise (a subclass of it keeps closed connections out of reference cycles). The
         caller starts and closes the PondSocket (:func:`serve` does both)."""
         kwargs.setdefault("max_size", self.pond.options.max_message_size * 4)
         compression = kwargs.pop("compression", None)
@@ -221,6 +234,7 @@ class PondWebSocketsServer:
         if compression == "compress-once":
             compression = None
             kwargs.setdefault("extensions", compress_once_extensions())
+        kwargs.setdefault("create_connection", PondServerConnection)
         return websockets_serve(self.handler, host, port, process_request=self.process_request,
                                 compression=compression, **kwargs)
 
@@ -250,5 +264,5 @@ async def serve(pond: PondSocket, host: str = "127.0.0.1", port: int = 8765, *,
             await pond.close()
 
 
-__all__ = ["COMPRESSION_MODES", "WRITE_HIGH_WATER", "PondWebSocketsServer",
-           "WebSocketsTransport", "compress_once_extensions", "serve"]
+__all__ = ["COMPRESSION_MODES", "WRITE_HIGH_WATER", "PondServerConnection",
+           "PondWebSocketsServer", "WebSocketsTransport", "compress_once_extensions", "serve"]
