@@ -103,6 +103,11 @@ class ASGIWebSocketTransport(BaseTransport):
         except TimeoutError:
             self._closing_task = closing
             closing.add_done_callback(_ignore_result)
+        except Exception as exc:  # the peer went away first: nothing left to close
+            log.debug("close of %s failed: %r", self.id, exc)
+            # Its traceback holds this frame, which holds the task that holds the error: a
+            # reference cycle around the connection's protocol, for the collector to free.
+            exc.__traceback__ = None
 
     def peer_disconnected(self) -> None:
         self._peer_gone = True

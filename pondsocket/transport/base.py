@@ -358,6 +358,10 @@ class BaseTransport:
             # cancellation would interrupt the close callbacks it runs on its way out.
             if not flush and self._writer is not asyncio.current_task():
                 self._writer.cancel()
+                # Not left to the writer's ``finally``: cancelled before its first step it
+                # never runs one, and the task (its CancelledError's traceback holds the
+                # writer's frame, and so this transport) would stay in a cycle with us.
+                self._writer = None
                 asyncio.get_running_loop().create_task(self._finish_close())
         else:
             asyncio.get_running_loop().create_task(self._finish_close())
