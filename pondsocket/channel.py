@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -597,10 +598,19 @@ class ChannelReplica:
     published again. The cluster calls nothing else of the channel but its public API.
     """
 
-    __slots__ = ("_channel",)
+    __slots__ = ("_channel_ref",)
 
     def __init__(self, channel: Channel) -> None:
-        self._channel = channel
+        # Weak: the channel holds its replica, and a closed channel must be freed by
+        # reference counting, not left in a cycle for the garbage collector.
+        self._channel_ref = weakref.ref(channel)
+
+    @property
+    def _channel(self) -> Channel:
+        channel = self._channel_ref()
+        if channel is None:  # only reachable through a replica kept past its channel
+            raise ReferenceError("the channel of this replica is gone")
+        return channel
 
     def local_state(self) -> list[dict[str, Any]]:
         """This node's members, as a ``STATE_RESPONSE`` lists them."""

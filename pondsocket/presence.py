@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -56,11 +57,13 @@ class PresenceFeed:
     through its replica); the feed decides who gets what, and when.
     """
 
-    __slots__ = ("_channel", "_flusher", "_joins", "_keys", "_leaves", "_lock", "_next_key",
+    __slots__ = ("_channel_ref", "_flusher", "_joins", "_keys", "_leaves", "_lock", "_next_key",
                  "_sent", "_state_due", "_synced", "_threshold", "_upstream", "_window")
 
     def __init__(self, channel: Channel, window: float, threshold: int) -> None:
-        self._channel = channel
+        # Weak: the channel holds its feed, and a closed channel must be freed by reference
+        # counting, not left in a cycle for the garbage collector.
+        self._channel_ref = weakref.ref(channel)
         self._window = window
         self._threshold = threshold
         # Opaque key of each tracked user (local or remote), for diff clients.
@@ -78,6 +81,13 @@ class PresenceFeed:
         self._flusher: asyncio.Task[None] | None = None
         # Sending yields between batches: one send at a time keeps the frames in order.
         self._lock = asyncio.Lock()
+
+    @property
+    def _channel(self) -> Channel:
+        channel = self._channel_ref()
+        if channel is None:  # only reachable through a feed kept past its channel
+            raise ReferenceError("the channel of this presence feed is gone")
+        return channel
 
     def key_of(self, user_id: str) -> str | None:
         """The opaque key diff clients know ``user_id``'s presence by (None: not tracked)."""
