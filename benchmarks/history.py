@@ -9,6 +9,9 @@ Rows, server CPU measured from /proc as in the main benchmark (docs/benchmarks.m
   (half the subscribers on each node, the publisher on node 1; CPU summed over both nodes
   and the redis-server, which the benchmark starts on a free port, and each process's
   own figure: where the difference is spent);
+* on 2 nodes, a control: history off, the relay awaiting one Redis ``PING`` before each
+  broadcast (``benchmarks.servers.roundtrip_app``), so that what an awaited round trip per
+  broadcast costs by itself is told apart from history's own work;
 * replaying M missed broadcasts to one rejoining client (one node): server CPU from its
   join frame to the last replayed frame.
 
@@ -34,11 +37,20 @@ from .processes import ROOT, ServerProcess, ServerSpec
 
 HISTORY_QUERY = "?pond_ext=history"
 APPS = {"off": ["benchmarks.servers.pond_app", "{port}", "none"],
-        "on": ["benchmarks.servers.history_app", "{port}"]}
+        "on": ["benchmarks.servers.history_app", "{port}"],
+        "round trip": ["benchmarks.servers.roundtrip_app", "{port}"]}
+# The 2-node row's control: history off, one awaited Redis PING per broadcast.
+CONTROL = "round trip"
+
+
+def _variants(nodes: int) -> tuple[str, ...]:
+    """What a fan-out row runs on ``nodes`` (the control only where there is a Redis)."""
+    return ("off", "on") if nodes == 1 else ("off", "on", CONTROL)
 
 
 def _spec(nodes: int, name: str) -> ServerSpec:
-    """History ``name`` (off/on) on ``nodes`` wsserver processes (2: plus their Redis)."""
+    """Variant ``name`` (off, on, round trip) on ``nodes`` wsserver processes (2: plus their
+    Redis)."""
     return ServerSpec(f"wsserver x{nodes}, history {name}", [sys.executable, "-m", *APPS[name]],
                       ROOT, nodes=nodes)
 
@@ -149,11 +161,17 @@ def _report(fanout: dict[tuple[int, str], list[list[float]]], replay: list[float
         print(f"  history off: {_summary(off)}")
         print(f"  history on:  {_summary(on)}")
         print(f"  on/off:      {_summary(ratios)}")
-        if nodes > 1:  # where the difference is spent
-            for index, label in enumerate(PROCESS_NAMES):
-                each = {name: _summary([split[index] for split in fanout[nodes, name]])
-                        for name in ("off", "on")}
-                print(f"    {label}: off {each['off']}, on {each['on']}")
+        if nodes == 1:
+            continue
+        control = [sum(split) for split in fanout[nodes, CONTROL]]
+        print(f"  round trip only (history off, one Redis PING awaited per broadcast): "
+              f"{_summary(control)}")
+        print(f"  round trip/off: {_summary([a / b for a, b in zip(control, off, strict=True)])}")
+        for index, label in enumerate(PROCESS_NAMES):  # where the differences are spent
+            each = {name: _summary([split[index] for split in fanout[nodes, name]])
+                    for name in _variants(nodes)}
+            print(f"    {label}: off {each['off']}, on {each['on']}, "
+                  f"round trip {each[CONTROL]}")
     if replay:
         print(f"replay of {args.missed} missed broadcasts to one client: server CPU ms, "
               f"median (min-max): {_summary(replay)}")
@@ -161,13 +179,14 @@ def _report(fanout: dict[tuple[int, str], list[list[float]]], replay: list[float
 
 async def run(args: argparse.Namespace) -> None:
     fanout: dict[tuple[int, str], list[list[float]]] = {
-        (nodes, name): [] for nodes in args.node_counts for name in ("off", "on")}
+        (nodes, name): [] for nodes in args.node_counts for name in _variants(nodes)}
     replay: list[float] = []
     for round_no in range(args.rounds):
-        # off and on interleaved, the order swapped every round (drift hits both alike)
-        order = ["off", "on"] if round_no % 2 == 0 else ["on", "off"]
         for nodes in args.node_counts:
-            for name in order:
+            # the variants interleaved, the order rotated every round (drift hits all alike)
+            names = _variants(nodes)
+            turn = round_no % len(names)
+            for name in names[turn:] + names[:turn]:
                 fanout[nodes, name].append(await measure(nodes, name, args, replay))
             off, on = (sum(fanout[nodes, name][-1]) for name in ("off", "on"))
             print(f"round {round_no + 1}, {nodes} node(s): off {off:.2f}, on {on:.2f} "

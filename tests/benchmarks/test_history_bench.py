@@ -28,6 +28,8 @@ def test_the_quick_history_benchmark_reports_every_row() -> None:
     assert "2 nodes + Redis (CPU summed), RedisHistoryStore" in out, out
     for label in ("history off:", "history on:", "on/off:"):  # once per fan-out row
         assert len(re.findall(rf"{label}\s+[\d.]+ \([\d.]+-[\d.]+\)", out)) == 2, out
+    assert re.search(r"round trip/off: [\d.]+ \(", out), out  # the 2-node control
     for process in ("Redis", r"node 1 \(the publisher's\)", "node 2"):  # the 2-node split
-        assert re.search(rf"{process}: off [\d.]+ \([\d.-]+\), on [\d.]+ \(", out), out
+        assert re.search(rf"{process}: off [\d.]+ \([\d.-]+\), on [\d.]+ \([\d.-]+\), "
+                         r"round trip [\d.]+ \(", out), out
     assert re.search(r"replay of 50 missed broadcasts .*: [\d.]+ \(", out), out
