@@ -1,9 +1,9 @@
 """The benchmark's relay app (``pond_app``) with history on its channels, served by the
-direct ``pondsocket.wsserver`` adapter without compression:
-``python -m benchmarks.servers.history_app PORT``. The window holds 2,000 broadcasts and one
-recovery may replay 1,000, so the replay row can miss 1,000. With ``REDIS_URL`` (a cluster
-node) the history is a ``RedisHistoryStore`` in that Redis, its keys under the run's
-namespace, so every node shares it."""
+direct ``pondsocket.wsserver`` adapter without compression, GC freezer on (as ``pondctl
+serve`` runs it): ``python -m benchmarks.servers.history_app PORT``. The window holds 2,000
+broadcasts and one recovery may replay 1,000, so the replay row can miss 1,000. With
+``REDIS_URL`` (a cluster node) the history is a ``RedisHistoryStore`` in that Redis, its keys
+under the run's namespace, so every node shares it."""
 
 from __future__ import annotations
 
@@ -40,4 +40,4 @@ if __name__ == "__main__":
     from pondsocket.wsserver import serve
 
     uvloop.install()
-    asyncio.run(serve(pond, "127.0.0.1", int(sys.argv[1]), compression=None))
+    asyncio.run(serve(pond, "127.0.0.1", int(sys.argv[1]), compression=None, gc_freeze=True))

@@ -3,7 +3,8 @@
 ``python -m benchmarks.servers.pond_app PORT [none|deflate|compress-once]`` serves it with
 the direct ``pondsocket.wsserver`` adapter instead; without the second argument, with that
 adapter's default (no compression), else ``compression=None``, ``"deflate"`` (per recipient)
-or ``"compress-once"`` (one compressed frame shared by all recipients). With ``REDIS_URL``
+or ``"compress-once"`` (one compressed frame shared by all recipients), with the GC freezer
+on as ``pondctl serve --server websockets`` runs it. With ``REDIS_URL``
 it is a cluster node over ``RedisPubSub`` (in namespace ``POND_NAMESPACE`` if set).
 """
 
@@ -73,4 +74,4 @@ if __name__ == "__main__":  # the direct websockets adapter: python -m ... PORT
             sys.exit(f"compression must be none, deflate or compress-once, not {sys.argv[2]!r}")
         options["compression"] = None if sys.argv[2] == "none" else sys.argv[2]
     uvloop.install()
-    asyncio.run(serve(pond, "127.0.0.1", int(sys.argv[1]), **options))
+    asyncio.run(serve(pond, "127.0.0.1", int(sys.argv[1]), gc_freeze=True, **options))
