@@ -38,4 +38,4 @@ if __name__ == "__main__":
     from pondsocket.wsserver import serve
 
     uvloop.install()
-    asyncio.run(serve(pond, "127.0.0.1", int(sys.argv[1]), compression=None))
+    asyncio.run(serve(pond, "127.0.0.1", int(sys.argv[1]), compression=None, gc_freeze=True))
