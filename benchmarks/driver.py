@@ -118,9 +118,10 @@ async def _count(ws: ClientConnection, counter: Counter, expected: int) -> None:
 
 async def fan_out(conns: list[ClientConnection], publishers: list[tuple[ClientConnection, str]],
                   messages: int, payload_size: int, deliveries: int,
-                  timeout: float = 180.0) -> float:
-    """Each publisher sends ``messages`` payloads of ``payload_size`` bytes to its channel;
-    returns seconds until the ``deliveries`` expected frames have all arrived."""
+                  timeout: float = 180.0, rate: float = 0.0) -> float:
+    """Each publisher sends ``messages`` payloads of ``payload_size`` bytes to its channel
+    (as fast as the server takes them, or ``rate`` rounds per second); returns seconds until
+    the ``deliveries`` expected frames have all arrived."""
     counter = Counter(deliveries, deliveries)
     per_conn = deliveries // len(conns)
     # encoded before the clock starts: the driver's own JSON work is not the server's time
@@ -128,7 +129,9 @@ async def fan_out(conns: list[ClientConnection], publishers: list[tuple[ClientCo
                for _, channel in publishers] for seq in range(messages)]
     readers = [asyncio.create_task(_count(ws, counter, per_conn)) for ws in conns]
     started = time.perf_counter()
-    for batch in frames:
+    for seq, batch in enumerate(frames):
+        if rate > 0:  # a schedule, not a wait for anything: the load's shape
+            await asyncio.sleep(max(0.0, started + seq / rate - time.perf_counter()))
         for (ws, _), frame in zip(publishers, batch, strict=True):
             await ws.send(frame)
     try:

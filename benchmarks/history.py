@@ -76,15 +76,18 @@ async def _open(url: str) -> ClientConnection:
     return ws
 
 
-async def fanout_row(server: ServerProcess, n: int, messages: int) -> list[float]:
-    """CPU µs per delivery for ``messages`` broadcasts of 100 B to ``n`` history clients,
-    per process of ``server`` (on 2 nodes: Redis, node 1, node 2)."""
+async def fanout_row(server: ServerProcess, n: int, messages: int, rate: float = 0.0
+                     ) -> list[float]:
+    """CPU µs per delivery for ``messages`` broadcasts of 100 B to ``n`` history clients
+    (flooded, or ``rate`` per second), per process of ``server`` (on 2 nodes: Redis, node 1,
+    node 2)."""
     # spread in turn over the nodes: conns[0], the publisher, is on node 1
     conns = await driver.open_members([url + HISTORY_QUERY for url in server.urls],
                                       ["/bench/1"] * n, compression=None)
     try:
         cpu0 = [process.cpu_seconds() for process in server.processes]
-        await driver.fan_out(conns, [(conns[0], "/bench/1")], messages, 100, n * messages)
+        await driver.fan_out(conns, [(conns[0], "/bench/1")], messages, 100, n * messages,
+                             rate=rate)
         return [(process.cpu_seconds() - before) / (n * messages) * 1e6
                 for process, before in zip(server.processes, cpu0, strict=True)]
     finally:
@@ -136,7 +139,7 @@ async def measure(nodes: int, name: str, args: argparse.Namespace,
     env = {"POND_NAMESPACE": f"histbench-{uuid.uuid4().hex[:12]}"}
     server = ServerProcess(_spec(nodes, name), extra_env=env)
     try:
-        figure = await fanout_row(server, args.n, args.messages)
+        figure = await fanout_row(server, args.n, args.messages, args.rate)
         if nodes == 1 and name == "on":
             replay.append(await replay_row(server, args.missed))
         return figure
@@ -156,7 +159,8 @@ def _report(fanout: dict[tuple[int, str], list[list[float]]], replay: list[float
         ratios = [a / b for a, b in zip(on, off, strict=True)]
         where = ("1 node, in-memory history" if nodes == 1 else
                  f"{nodes} nodes + Redis (CPU summed), RedisHistoryStore")
-        print(f"fan-out N={args.n}, 100 B, history clients, {where}: server CPU "
+        pace = f", {args.rate:g} broadcasts/s" if args.rate > 0 else ""
+        print(f"fan-out N={args.n}, 100 B{pace}, history clients, {where}: server CPU "
               f"µs/delivery, median (min-max) of {args.rounds} rounds")
         print(f"  history off: {_summary(off)}")
         print(f"  history on:  {_summary(on)}")
@@ -201,6 +205,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-n", type=int, default=1000, help="subscribers in the fan-out row")
     parser.add_argument("--messages", type=int, default=200, help="broadcasts per fan-out row")
     parser.add_argument("--missed", type=int, default=1000, help="broadcasts to replay")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="broadcasts per second in the fan-out rows (default: as fast as "
+                             "the server takes them); a rate both off and on sustain compares "
+                             "them under the same load")
     parser.add_argument("--nodes", choices=("1", "2", "both"), default="both",
                         help="the fan-out rows to run: 1 node, 2 nodes + Redis, or both")
     parser.add_argument("--quick", action="store_true",
