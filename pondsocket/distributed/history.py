@@ -89,11 +89,8 @@ class RedisHistoryStore:
             raise ValueError("RedisHistoryStore needs at least one Redis client")
         self._prefix = prefix
         self._scripts: dict[int, tuple[AsyncScript, AsyncScript]] = {}
-        only = clients[0]
-        # One client needs no hashing (appends are on every broadcast's path).
         self._locate: Callable[[str], tuple[Redis | RedisCluster, str]] = (
-            (lambda stream: (only, stream)) if len(clients) == 1 else
-            (lambda stream: (clients[shard_of(stream, len(clients))], stream)))
+            lambda stream: (clients[shard_of(stream, len(clients))], stream))
 
     @classmethod
     def on_topics_of(cls, pubsub: RedisPubSub, lobby: Lobby, *,

@@ -29,7 +29,10 @@ def topic_key(topic: str) -> int:
 
 
 def shard_of(topic: str, shards: int) -> int:
-    """The shard in ``range(shards)`` that carries ``topic``."""
+    """The shard in ``range(shards)`` that carries ``topic`` (0 for one shard, unhashed:
+    topics are placed on every message's path)."""
+    if shards == 1:
+        return 0
     return jump_hash(topic_key(topic), shards)
 
 

@@ -112,7 +112,7 @@ class RedisPubSub:
         ``ValueError`` over a Redis Cluster, where the topic's hash slot decides)."""
         if self._cluster is not None:
             raise ValueError("over a Redis Cluster the topic's hash slot decides its master")
-        if len(self._shards) == 1 or is_node_wide_topic(topic):
+        if is_node_wide_topic(topic):
             return 0
         return shard_of(topic, len(self._shards))
 
