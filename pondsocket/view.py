@@ -170,13 +170,8 @@ class ServerView:
         out: dict[str, list[MemberRecord]] = {node: [] for node in nodes}
         if found is None or not out:
             return out
-        channel = found[2]
-        presence = channel.presence
-        for uid, remote in channel.remote_members.items():
-            if remote.node_id in out:
-                out[remote.node_id].append(MemberRecord(
-                    uid, remote.node_id, _copy(presence.get(uid)), None,
-                    dict(remote.assigns) if assigns else None))
+        for member in self._remote_members(found[2], assigns, out):
+            out[member.node].append(member)
         return out
 
     def connections(self) -> list[ConnectionRecord]:
@@ -234,12 +229,8 @@ class ServerView:
 
     @staticmethod
     def _members(channel: Channel, assigns: bool) -> list[MemberRecord]:
-        presence = channel.presence
-        members = ServerView._local_members(channel, assigns, 0, None)
-        members += [MemberRecord(uid, remote.node_id, _copy(presence.get(uid)), None,
-                                 dict(remote.assigns) if assigns else None)
-                    for uid, remote in channel.remote_members.items()]
-        return members
+        return (ServerView._local_members(channel, assigns, 0, None)
+                + ServerView._remote_members(channel, assigns))
 
     @staticmethod
     def _local_members(channel: Channel, assigns: bool, start: int,
@@ -248,6 +239,17 @@ class ServerView:
         return [MemberRecord(uid, "local", _copy(presence.get(uid)), member.joined_at,
                              dict(member.assigns) if assigns else None)
                 for uid, member in islice(channel.members.items(), start, stop)]
+
+    @staticmethod
+    def _remote_members(channel: Channel, assigns: bool,
+                        nodes: Collection[str] | None = None) -> list[MemberRecord]:
+        """The members on other nodes as the replica knows them (of ``nodes`` only, if
+        given)."""
+        presence = channel.presence
+        return [MemberRecord(uid, remote.node_id, _copy(presence.get(uid)), None,
+                             dict(remote.assigns) if assigns else None)
+                for uid, remote in channel.remote_members.items()
+                if nodes is None or remote.node_id in nodes]
 
     def _counters(self) -> dict[str, int]:
         opened = closed = received = broadcast = delivered = dropped = queued = 0
