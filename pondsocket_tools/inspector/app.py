@@ -26,6 +26,7 @@ from textual.widgets import (
     TabPane,
     Tree,
 )
+from textual.worker import WorkerState
 
 from .api import CONNECTION_LIMIT, AdminError, AuthError, UnreachableError, WritesDisabledError
 from .formatting import event_line, event_text, history_details, status_line, user_details
@@ -190,6 +191,12 @@ class InspectorApp(App[None]):
         self._open_events()
 
     async def on_unmount(self) -> None:
+        # Textual cancels the workers only after Unmount: stop them first, or one still
+        # polling fails the app with a request on the closed client.
+        workers = [w for w in self.workers if w.state is not WorkerState.PENDING]
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
         await self.api.aclose()
 
     # -- polling -------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+from textual.worker import WorkerState
+
 from pondsocket_tools.client.errors import EvictedError
 from pondsocket_tools.inspector.api import AdminClient
 from pondsocket_tools.inspector.app import WRITES_DISABLED_HINT, InspectorApp
@@ -263,6 +265,31 @@ async def test_follow_reopens_the_stream_with_the_channel_filter(demo, clients) 
         await followed.send("message", {"text": "everything again"})
         await wait_for(pilot, lambda: broadcasts(list(app.events)[start:], "/chat/follow-a"),
                        what="events of every channel")
+
+
+class ClosingClient(AdminClient):
+    """Records which of the app's workers are still alive when the app closes its client."""
+
+    app: InspectorApp
+    alive_at_close: list[str] | None = None
+
+    async def aclose(self) -> None:
+        self.alive_at_close = [w.name for w in self.app.workers
+                               if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        await super().aclose()
+
+
+async def test_exit_stops_every_worker_before_closing_the_client(demo, clients) -> None:
+    # A worker still polling when the client closed failed the app with "Cannot send a
+    # request, as the client has been closed".
+    api = ClosingClient(demo.admin_url, TOKEN)
+    app = api.app = InspectorApp(api, poll_interval=0.01, reconnect_delay=0.01)
+    async with app.run_test(size=SIZE) as pilot:
+        ada = await clients(demo, "ada")
+        await ada.join("/chat/exit")
+        await select(pilot, app, "/chat/exit")
+        await wait_for(pilot, lambda: app.events_connected, what="the event stream")
+    assert api.alive_at_close == []
 
 
 async def test_member_details_show_its_connection(demo, clients) -> None:
