@@ -118,6 +118,7 @@ async def start_uvicorn(app: Any, *, pond_server: bool = False, **config: Any
                                 "log_level": "warning", "log_config": None,
                                 "timeout_graceful_shutdown": 3}
     settings.update(config)
+    server: uvicorn.Server
     if pond_server:  # closes the PondSocket first when shutting down
         server = create_server(app, **settings)
     else:
@@ -147,7 +148,8 @@ async def start_direct(pond: PondSocket, **kwargs: Any) -> DirectServer:
     ready: asyncio.Future[Server] = asyncio.get_running_loop().create_future()
     task = asyncio.get_running_loop().create_task(
         serve_direct(pond, HOST, 0, ready=ready, **kwargs))
-    done, _ = await asyncio.wait({task, ready}, timeout=START_TIMEOUT,
+    started: set[asyncio.Future[Any]] = {task, ready}
+    done, _ = await asyncio.wait(started, timeout=START_TIMEOUT,
                                  return_when=asyncio.FIRST_COMPLETED)
     if not done:
         task.cancel()
