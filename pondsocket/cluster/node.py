@@ -103,6 +103,7 @@ class ClusterNode(PondListener):
         self._dead: OrderedDict[str, None] = OrderedDict()  # nodes declared dead, newest last
         self._incarnations: dict[str, str] = {}  # live node -> its process's incarnation
         self._other_apps: set[str] = set()  # peers already warned about (another app)
+        self._other_shards: set[str] = set()  # ... and about listing other Redis shards
         self._outbox: deque[tuple[str, bytes]] = deque()
         # (timestamp ms, (endpoint, channel), topic, body) of recent REPLAYED messages
         self._recent: deque[tuple[int, tuple[str, str], str, bytes]] = deque(
@@ -458,6 +459,7 @@ class ClusterNode(PondListener):
                 await self._node_stopped(source)
                 return
             self._check_app(source, message)
+            self._check_shards(source, message)
             incarnation = message.get("incarnation")
             if isinstance(incarnation, str):
                 previous = self._incarnations.get(source)
@@ -579,9 +581,32 @@ class ClusterNode(PondListener):
                     "each app its own Options.namespace (pondctl demo --namespace)", source,
                     self.namespace, theirs or "nothing", self.app_signature() or "nothing")
 
+    def _shard_layout(self) -> list[str] | None:
+        """The pub/sub's shards in order, when it has a layout to agree on (RedisPubSub over
+        standalone servers)."""
+        layout = getattr(self.pubsub, "layout", None)
+        return layout if isinstance(layout, list) else None
+
+    def _check_shards(self, source: str, message: dict[str, Any]) -> None:
+        """Warn once per peer that lists other Redis shards, or the same in another order:
+        the channels it places elsewhere never reach this node, and no error says so."""
+        theirs = message.get("shards")
+        ours = self._shard_layout()
+        if (not isinstance(theirs, list) or ours is None or source in self._other_shards
+                or theirs == ours):
+            return
+        self._other_shards.add(source)
+        log.warning("node %s lists other Redis shards (%s; this node: %s): every node must "
+                    "list the same Redis servers in the same order, or the channels placed "
+                    "on a shard that differs do not reach each other", source,
+                    ", ".join(map(str, theirs)), ", ".join(ours))
+
     def _send_heartbeat(self, *, starting: bool = False, stopping: bool = False) -> None:
         fields: dict[str, Any] = {"nodeId": self.node_id, "incarnation": self.incarnation,
                                   "app": self.app_signature()}
+        layout = self._shard_layout()
+        if layout is not None:
+            fields["shards"] = layout
         if starting:
             fields["starting"] = True
         if stopping:

@@ -16,6 +16,15 @@ from .shard import SILENT_INTERVALS, RedisShard, to_glob
 log = logging.getLogger("pondsocket.redis")
 
 
+def _address(client: Redis) -> str:
+    """Where ``client`` connects, as configured: ``host:port/db`` or ``unix:path/db``."""
+    kwargs = client.connection_pool.connection_kwargs
+    db = kwargs.get("db", 0)
+    if "path" in kwargs:
+        return f"unix:{kwargs['path']}/{db}"
+    return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{db}"
+
+
 class RedisPubSub:
     """Redis pub/sub for a cluster of PondSocket nodes, over one Redis or several.
 
@@ -96,6 +105,16 @@ class RedisPubSub:
     def clients(self) -> list[Redis]:
         """The Redis clients, in shard order (the first carries the node-wide topics)."""
         return [shard.client for shard in self._shards]
+
+    @property
+    def layout(self) -> list[str] | None:
+        """The shards' addresses in shard order (``host:port/db``, or ``unix:path/db``),
+        which every node must share: the cluster's heartbeats carry it, and a node whose
+        peer lists other shards says so in its log. None over a Redis Cluster, where the
+        slot map places the topics."""
+        if self._cluster is not None:
+            return None
+        return [_address(shard.client) for shard in self._shards]
 
     @property
     def connected(self) -> bool:

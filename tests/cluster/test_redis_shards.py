@@ -6,6 +6,7 @@ test_redis_processes.py.)"""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -105,6 +106,28 @@ async def test_nodes_share_channels_on_every_shard(sharded_nodes: Callable[..., 
         await a.wait_presence({f"a{shard}", f"b{shard}"})
         await b.send("message", {"id": room}, channel=room)
         await a.wait_for(is_message(id=room))
+
+
+async def test_a_node_listing_the_shards_otherwise_is_reported_once(
+        shards: list[RedisServer], make_node: Callable[..., Node],
+        caplog: pytest.LogCaptureFixture) -> None:
+    # Heartbeats meet on the first shard; the channels would not, on the two swapped ones.
+    def node(name: str, order: list[int]) -> Node:
+        pubsub = RedisPubSub([Redis.from_url(shards[i].url) for i in order], owns_client=True)
+        return make_node(name, pubsub=pubsub, heartbeat_interval=0.1, heartbeat_timeout=1)
+
+    n1, n2, swapped = node("n1", [0, 1, 2]), node("n2", [0, 1, 2]), node("swapped", [0, 2, 1])
+    with caplog.at_level(logging.WARNING, "pondsocket.cluster"):
+        for each in (n1, n2, swapped):
+            await each.pond.start()
+        # a few heartbeats of each: the warning comes once per peer, not per heartbeat
+        await wait_until(lambda: min(n.cluster.published for n in (n1, n2, swapped)) >= 4,
+                         what="a few heartbeats")
+    warned = [r.getMessage() for r in caplog.records
+              if "lists other Redis shards" in r.getMessage()]
+    assert sorted(w.split()[1] for w in warned) == ["n1", "n2", "swapped", "swapped"], warned
+    layout = ", ".join(f"127.0.0.1:{shards[i].port}/0" for i in (0, 2, 1))
+    assert all(layout in w for w in warned), warned
 
 
 async def test_one_shard_restarting_alone_loses_nobody(sharded_nodes: Callable[..., Node],
