@@ -26,7 +26,6 @@ from textual.widgets import (
     TabPane,
     Tree,
 )
-from textual.worker import WorkerState
 
 from .api import CONNECTION_LIMIT, AdminError, AuthError, UnreachableError, WritesDisabledError
 from .formatting import event_line, event_text, history_details, status_line, user_details
@@ -193,9 +192,8 @@ class InspectorApp(App[None]):
     async def on_unmount(self) -> None:
         # Textual cancels the workers only after Unmount: stop them first, or one still
         # polling fails the app with a request on the closed client.
-        workers = [w for w in self.workers if w.state is not WorkerState.PENDING]
-        for worker in workers:
-            worker.cancel()
+        workers = list(self.workers)
+        self.workers.cancel_all()
         await asyncio.gather(*(w.wait() for w in workers), return_exceptions=True)
         await self.api.aclose()
 
